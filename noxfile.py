@@ -1,0 +1,73 @@
+"""Automation: `nox -s tests lint typecheck docs` is what CI runs.
+
+Python 3.10-3.13 come from pyenv on the project's machines; PYENV_VERSION makes all of
+them resolvable. Interpreters that are missing are skipped, never a failure.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+
+import nox
+
+os.environ.setdefault("PYENV_VERSION", "3.11.7:3.10.13:3.12.1:3.13.0")
+nox.options.default_venv_backend = "uv|virtualenv" if shutil.which("uv") else "virtualenv"
+nox.options.sessions = ["tests", "lint", "typecheck", "docs"]
+nox.options.error_on_missing_interpreters = False
+nox.options.reuse_existing_virtualenvs = True
+
+PYTHONS = ["3.10", "3.11", "3.12", "3.13"]
+
+
+@nox.session(python=PYTHONS)
+def tests(session: nox.Session) -> None:
+    """The test suite (fault suite and 20-second soak included), with branch coverage."""
+    session.install("-e", ".[test,json,cli]")
+    session.run(
+        "pytest",
+        "--cov=trio_pterows",
+        "--cov-report=term",
+        *session.posargs,
+        env={"COVERAGE_FILE": f".coverage.{session.python}"},
+    )
+
+
+@nox.session(python="3.11")
+def tests_nojson(session: nox.Session) -> None:
+    """The suite without orjson: the stdlib json fallback must behave the same."""
+    session.install("-e", ".[test]")
+    session.run("pytest", "-q", "-p", "no:cacheprovider", *session.posargs)
+
+
+@nox.session(python="3.11")
+def lint(session: nox.Session) -> None:
+    session.install("ruff>=0.6")
+    session.run("ruff", "check", ".")
+    session.run("ruff", "format", "--check", ".")
+
+
+@nox.session(python="3.11")
+def typecheck(session: nox.Session) -> None:
+    session.install("-e", ".[json,cli,test]", "mypy>=1.10")
+    session.run("mypy", "--strict", "trio_pterows")
+
+
+@nox.session(python="3.11")
+def docs(session: nox.Session) -> None:
+    session.install("-e", ".[docs,json]")
+    session.run("sphinx-build", "-W", "--keep-going", "-b", "html", "docs", "docs/_build/html")
+
+
+@nox.session(python="3.11")
+def soak(session: nox.Session) -> None:
+    """At least 1000 injected faults; prints one summary line."""
+    session.install("-e", ".[test,json]")
+    session.run("python", "-m", "tests.soak", *(session.posargs or ["--faults", "1000"]))
+
+
+@nox.session(python="3.11")
+def bench(session: nox.Session) -> None:
+    """Benchmarks against raw trio-websocket, in the same run; prints a table and writes JSON."""
+    session.install("-e", ".[test,json]", "websockets>=13")
+    session.run("python", "-m", "benchmarks", *session.posargs)

@@ -1,0 +1,91 @@
+"""Connection metrics: a frozen snapshot, and the latency window behind it."""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from collections.abc import Iterable
+
+import attrs
+
+__all__ = ["LatencyStats", "LatencyWindow", "WSMetrics"]
+
+
+@attrs.frozen(kw_only=True)
+class LatencyStats:
+    """Heartbeat round-trip statistics over the most recent pongs, in seconds."""
+
+    #: How many samples these statistics cover.
+    count: int
+    min: float
+    avg: float
+    max: float
+    #: Median (nearest rank).
+    p50: float
+    #: 99th percentile (nearest rank).
+    p99: float
+
+    @classmethod
+    def from_samples(cls, samples: Iterable[float]) -> LatencyStats | None:
+        """Statistics of ``samples``, or None when there are none."""
+        ordered = sorted(samples)
+        if not ordered:
+            return None
+        n = len(ordered)
+
+        def rank(p: float) -> float:
+            return ordered[max(0, math.ceil(p * n) - 1)]
+
+        return cls(
+            count=n,
+            min=ordered[0],
+            avg=math.fsum(ordered) / n,
+            max=ordered[-1],
+            p50=rank(0.50),
+            p99=rank(0.99),
+        )
+
+
+class LatencyWindow:
+    """The last ``size`` latency samples (bounded)."""
+
+    __slots__ = ("_samples", "last")
+
+    def __init__(self, size: int = 256) -> None:
+        self._samples: deque[float] = deque(maxlen=size)
+        self.last: float | None = None
+
+    def add(self, latency: float) -> None:
+        self.last = latency
+        self._samples.append(latency)
+
+    def stats(self) -> LatencyStats | None:
+        return LatencyStats.from_samples(self._samples)
+
+
+@attrs.frozen(kw_only=True)
+class WSMetrics:
+    """A snapshot of :class:`AdvancedWebSocket`'s counters (see :meth:`get_metrics`)."""
+
+    #: User messages written to a socket (heartbeats excluded).
+    messages_sent: int
+    #: User messages received (heartbeat pongs excluded).
+    messages_received: int
+    #: Latency of the most recent heartbeat, in seconds, or None.
+    last_latency: float | None
+    #: The current retry counter (resets after ``reconnect_reset_after`` connected).
+    reconnect_attempts: int
+    #: The URL of the live connection (or of the last one), or None.
+    current_url: str | None
+    #: Statistics over recent heartbeats, or None before the first pong.
+    latency: LatencyStats | None
+    #: Messages waiting in the outgoing queue.
+    queued: int
+    #: Messages the library dropped: incoming overflow, outgoing overflow, failed preparation.
+    dropped: int
+    #: trio time at which the live connection opened, or None while not connected.
+    connected_since: float | None
+    #: Connections opened over the manager's life.
+    connections: int
+    #: Retries that began (reconnect events) over the manager's life.
+    total_reconnects: int

@@ -1,0 +1,397 @@
+"""WSConnectionOptions: every setting of the connection manager, validated once.
+
+Sans-I/O: no trio import. Every bad value raises :class:`ValueError` or
+:class:`TypeError` whose message starts with the option's name.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import ssl
+import urllib.parse
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from typing import Any, Literal, TypeVar
+
+import attrs
+
+from ._backoff import STRATEGIES, ReconnectStrategy
+from ._queue import OVERFLOW_POLICIES, OverflowPolicy
+
+__all__ = ["WSConnectionOptions", "redact_url", "split_url"]
+
+T = TypeVar("T")
+
+HeartbeatMode = Literal["message", "protocol"]
+IncomingOverflow = Literal["drop-oldest", "block"]
+#: ``(level, *args)`` — the seed's logger callback shape.
+LoggerCallback = Callable[..., object]
+Interceptor = Callable[[Any], Any]
+Hook = Callable[..., Any]
+
+MIB = 1024 * 1024
+
+
+# ---------------------------------------------------------------------------- URLs
+
+
+def split_url(url: str, *, option: str = "url") -> tuple[bool, str, int, str]:
+    """Split a ws:// or wss:// URL into ``(secure, host, port, resource)``.
+
+    ``resource`` is the path plus query string, as sent in the request line.
+    """
+    if not isinstance(url, str):
+        raise TypeError(
+            f"{option}: expected a ws:// or wss:// URL string, got {type(url).__name__}"
+        )
+    parts = urllib.parse.urlsplit(url)
+    if parts.scheme not in ("ws", "wss"):
+        raise ValueError(f"{option}: URL scheme must be ws:// or wss://, got {redact_url(url)!r}")
+    try:
+        port = parts.port
+    except ValueError as exc:
+        raise ValueError(f"{option}: invalid port in {redact_url(url)!r}") from exc
+    host = parts.hostname
+    if not host:
+        raise ValueError(f"{option}: URL has no host: {redact_url(url)!r}")
+    secure = parts.scheme == "wss"
+    if port is None:
+        port = 443 if secure else 80
+    resource = parts.path or "/"
+    if parts.query:
+        resource += "?" + parts.query
+    return secure, host, port, resource
+
+
+def redact_url(url: object) -> str:
+    """``url`` without credentials and query string, safe for logs and error messages."""
+    text = str(url)
+    try:
+        parts = urllib.parse.urlsplit(text)
+    except ValueError:
+        return "<unparseable URL>"
+    netloc = parts.netloc
+    if "@" in netloc:
+        netloc = "***@" + netloc.rpartition("@")[2]
+    query = "***" if parts.query else ""
+    return urllib.parse.urlunsplit((parts.scheme, netloc, parts.path, query, ""))
+
+
+# ---------------------------------------------------------------------- validators
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _seconds(*, allow_zero: bool = True) -> Callable[[Any, attrs.Attribute[Any], Any], None]:
+    def check(_: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
+        if not _is_number(value):
+            raise TypeError(
+                f"{attribute.name}: expected a number of seconds, got {type(value).__name__}"
+            )
+        if math.isnan(value) or value < 0 or (value == 0 and not allow_zero):
+            bound = ">= 0" if allow_zero else "> 0"
+            raise ValueError(f"{attribute.name}: must be {bound} seconds, got {value!r}")
+        if math.isinf(value):
+            raise ValueError(f"{attribute.name}: must be finite, got {value!r}")
+
+    return check
+
+
+def _count(
+    *, minimum: int, optional: bool = False
+) -> Callable[[Any, attrs.Attribute[Any], Any], None]:
+    def check(_: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
+        if value is None and optional:
+            return
+        if not isinstance(value, int) or isinstance(value, bool):
+            expected = "an int or None" if optional else "an int"
+            raise TypeError(f"{attribute.name}: expected {expected}, got {type(value).__name__}")
+        if value < minimum:
+            raise ValueError(f"{attribute.name}: must be >= {minimum}, got {value!r}")
+
+    return check
+
+
+def _optional_positive_seconds(obj: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
+    if value is not None:
+        _seconds(allow_zero=False)(obj, attribute, value)
+
+
+def _bool(_: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
+    if not isinstance(value, bool):
+        raise TypeError(f"{attribute.name}: expected True or False, got {value!r}")
+
+
+def _one_of(choices: Iterable[str]) -> Callable[[Any, attrs.Attribute[Any], Any], None]:
+    allowed = sorted(choices)
+
+    def check(_: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
+        if value not in allowed:
+            raise ValueError(f"{attribute.name}: must be one of {allowed}, got {value!r}")
+
+    return check
+
+
+def _optional_callable(_: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
+    if value is not None and not callable(value):
+        raise TypeError(
+            f"{attribute.name}: expected a callable or None, got {type(value).__name__}"
+        )
+
+
+def _callables(_: Any, attribute: attrs.Attribute[Any], value: tuple[Any, ...]) -> None:
+    for i, item in enumerate(value):
+        if not callable(item):
+            raise TypeError(
+                f"{attribute.name}[{i}]: expected a callable, got {type(item).__name__}"
+            )
+
+
+def _url(_: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
+    split_url(value, option=attribute.name)
+
+
+def _urls(_: Any, attribute: attrs.Attribute[Any], value: tuple[Any, ...]) -> None:
+    for i, url in enumerate(value):
+        split_url(url, option=f"{attribute.name}[{i}]")
+
+
+def _logger(_: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
+    if value is not None and not isinstance(value, logging.Logger) and not callable(value):
+        raise TypeError(
+            f"{attribute.name}: expected a logging.Logger or a callable (level, *args), "
+            f"got {type(value).__name__}"
+        )
+
+
+def _ssl_context(_: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
+    if value is not None and not isinstance(value, ssl.SSLContext):
+        raise TypeError(
+            f"{attribute.name}: expected an ssl.SSLContext or None, got {type(value).__name__}"
+        )
+
+
+def _heartbeat_payload(_: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
+    if value is None:
+        raise TypeError(f"{attribute.name}: must not be None")
+
+
+# ---------------------------------------------------------------------- converters
+
+
+def _to_tuple(name: str, value: Any) -> tuple[Any, ...]:
+    if value is None:
+        return ()
+    if isinstance(value, (str, bytes)) or not isinstance(value, Iterable):
+        raise TypeError(f"{name}: expected a sequence, got {type(value).__name__}")
+    return tuple(value)
+
+
+def _to_fallback_urls(value: Any) -> tuple[str, ...]:
+    return _to_tuple("fallback_urls", value)
+
+
+def _to_outgoing(value: Any) -> tuple[Interceptor, ...]:
+    return _to_tuple("outgoing_message_interceptors", value)
+
+
+def _to_incoming(value: Any) -> tuple[Interceptor, ...]:
+    return _to_tuple("incoming_message_interceptors", value)
+
+
+def _to_protocols(value: Any) -> tuple[str, ...] | None:
+    if value is None:
+        return None
+    items = (value,) if isinstance(value, str) else value
+    if not isinstance(items, Iterable):
+        raise TypeError(
+            f"protocols: expected a str or a sequence of str, got {type(value).__name__}"
+        )
+    result = tuple(items)
+    for item in result:
+        if not isinstance(item, str) or not item:
+            raise TypeError(f"protocols: every subprotocol must be a non-empty str, got {item!r}")
+    return result
+
+
+def _to_headers(value: Any) -> tuple[tuple[str, str], ...]:
+    if value is None:
+        return ()
+    pairs: Iterable[Any] = value.items() if isinstance(value, Mapping) else value
+    if isinstance(pairs, (str, bytes)) or not isinstance(pairs, Iterable):
+        raise TypeError(
+            f"headers: expected a mapping or (name, value) pairs, got {type(value).__name__}"
+        )
+    result: list[tuple[str, str]] = []
+    for pair in pairs:
+        if not isinstance(pair, Sequence) or isinstance(pair, (str, bytes)) or len(pair) != 2:
+            raise TypeError(f"headers: expected (name, value) pairs, got {pair!r}")
+        name, val = pair
+        name = name.decode("latin-1") if isinstance(name, bytes) else name
+        val = val.decode("latin-1") if isinstance(val, bytes) else val
+        if not isinstance(name, str) or not isinstance(val, str):
+            raise TypeError(f"headers: names and values must be str, got {pair!r}")
+        if not name or any(c in name for c in ":\r\n ") or any(c in val for c in "\r\n"):
+            raise ValueError(f"headers: invalid header {name!r}")
+        result.append((name, val))
+    return tuple(result)
+
+
+def _to_codes(value: Any) -> frozenset[int]:
+    if value is None:
+        return frozenset()
+    if not isinstance(value, Iterable):
+        raise TypeError(f"fatal_close_codes: expected a set of ints, got {type(value).__name__}")
+    codes = frozenset(value)
+    for code in codes:
+        if not isinstance(code, int) or isinstance(code, bool) or not 1000 <= code <= 4999:
+            raise ValueError(f"fatal_close_codes: {code!r} is not a close code (1000-4999)")
+    return codes
+
+
+def _heartbeat_interval(value: Any) -> float | None:
+    if value is None or (_is_number(value) and value == 0):
+        return None
+    return value  # type: ignore[no-any-return]
+
+
+# ------------------------------------------------------------------------- options
+
+
+@attrs.frozen(kw_only=True)
+class WSConnectionOptions:
+    """Every setting of :class:`AdvancedWebSocket`. Immutable; change with
+    :meth:`AdvancedWebSocket.update_options` or :func:`attrs.evolve`.
+
+    Times are in seconds. Hooks and callbacks may be sync or async functions.
+    """
+
+    #: The primary ``ws://`` or ``wss://`` URL.
+    url: str = attrs.field(validator=_url)
+    #: Tried in order after ``url`` fails, on every connect cycle.
+    fallback_urls: tuple[str, ...] = attrs.field(
+        default=(), converter=_to_fallback_urls, validator=_urls
+    )
+    #: Subprotocol(s) offered in the handshake.
+    protocols: tuple[str, ...] | None = attrs.field(default=None, converter=_to_protocols)
+    #: Reconnect after a lost connection and retry a failed ``connect()``.
+    auto_reconnect: bool = attrs.field(default=False, validator=_bool)
+    reconnect_strategy: ReconnectStrategy = attrs.field(
+        default="exponential", validator=_one_of(STRATEGIES)
+    )
+    #: Base delay of the reconnect strategy.
+    reconnect_interval: float = attrs.field(default=1.0, validator=_seconds())
+    #: How many retries before giving up; None retries for ever.
+    max_reconnect_attempts: int | None = attrs.field(
+        default=10, validator=_count(minimum=0, optional=True)
+    )
+    #: Cap of every reconnect delay.
+    max_reconnect_interval: float = attrs.field(default=30.0, validator=_seconds())
+    #: Upper bound of the random part of "exponential-jitter".
+    jitter: float = attrs.field(default=0.3, validator=_seconds())
+    #: Bound of one connection attempt (TCP, TLS and the HTTP upgrade together).
+    connection_timeout: float = attrs.field(default=10.0, validator=_seconds(allow_zero=False))
+    #: Time between heartbeats; None or 0 disables the heartbeat.
+    heartbeat_interval: float | None = attrs.field(
+        default=30.0,
+        converter=_heartbeat_interval,
+        validator=_optional_positive_seconds,
+    )
+    #: The text (or, with ``auto_json``, object) sent as a ping in "message" mode.
+    heartbeat_message: Any = attrs.field(default="ping", validator=_heartbeat_payload)
+    #: The (decoded, intercepted) message that answers a ping in "message" mode.
+    expected_pong_message: Any = attrs.field(default="pong", validator=_heartbeat_payload)
+    #: How long silence after a ping may last before the connection is judged dead.
+    heartbeat_timeout: float = attrs.field(default=5.0, validator=_seconds(allow_zero=False))
+    #: "message": application ping/pong texts; "protocol": RFC 6455 ping frames.
+    heartbeat_mode: HeartbeatMode = attrs.field(
+        default="message", validator=_one_of(("message", "protocol"))
+    )
+    #: Queue sends while not connected and flush them, in order, on the next connection.
+    queue_messages: bool = attrs.field(default=False, validator=_bool)
+    #: Bound of the outgoing queue; None means the library default (10,000).
+    message_queue_limit: int | None = attrs.field(
+        default=None, validator=_count(minimum=0, optional=True)
+    )
+    #: What a full outgoing queue does: "reject" (QueueFull), "drop-oldest", "drop-newest".
+    message_queue_overflow: OverflowPolicy = attrs.field(
+        default="reject", validator=_one_of(OVERFLOW_POLICIES)
+    )
+    #: Encode non-str/bytes sends as JSON; decode incoming text that is JSON.
+    auto_json: bool = attrs.field(default=False, validator=_bool)
+    #: A ``logging.Logger`` or a callable ``(level, *args)``; default ``trio_pterows``.
+    logger: logging.Logger | LoggerCallback | None = attrs.field(default=None, validator=_logger)
+    outgoing_message_interceptors: tuple[Interceptor, ...] = attrs.field(
+        default=(), converter=_to_outgoing, validator=_callables
+    )
+    incoming_message_interceptors: tuple[Interceptor, ...] = attrs.field(
+        default=(), converter=_to_incoming, validator=_callables
+    )
+    #: ``(attempt, close_event) -> bool | None``; returning False stops reconnecting.
+    on_before_reconnect: Hook | None = attrs.field(default=None, validator=_optional_callable)
+    #: ``(message) -> message``; may return ``DROP``. Runs first on every send.
+    on_before_send: Hook | None = attrs.field(default=None, validator=_optional_callable)
+    #: ``(message) -> None`` after the frame was written.
+    on_after_send: Hook | None = attrs.field(default=None, validator=_optional_callable)
+    on_open: Hook | None = attrs.field(default=None, validator=_optional_callable)
+    on_message: Hook | None = attrs.field(default=None, validator=_optional_callable)
+    on_close: Hook | None = attrs.field(default=None, validator=_optional_callable)
+    on_error: Hook | None = attrs.field(default=None, validator=_optional_callable)
+    #: Extra handshake headers (a mapping or ``(name, value)`` pairs), e.g. Origin.
+    headers: tuple[tuple[str, str], ...] = attrs.field(default=(), converter=_to_headers)
+    #: TLS settings for wss://; default ``ssl.create_default_context()`` (verifies certificates).
+    ssl_context: ssl.SSLContext | None = attrs.field(default=None, validator=_ssl_context)
+    #: Larger inbound messages close the connection with 1009.
+    max_message_size: int = attrs.field(default=MIB, validator=_count(minimum=1))
+    #: ``async () -> str``: the URL for each connect cycle (then ``fallback_urls``).
+    url_provider: Callable[[], Awaitable[str]] | None = attrs.field(
+        default=None, validator=_optional_callable
+    )
+    #: ``async (ws) -> None`` on every new connection, before the queue flushes and
+    #: before ``open`` is emitted (authenticate, re-subscribe). Raising fails the attempt.
+    on_connect: Callable[[Any], Awaitable[None]] | None = attrs.field(
+        default=None, validator=_optional_callable
+    )
+    #: The retry counter resets only after the connection stayed up this long.
+    reconnect_reset_after: float = attrs.field(default=5.0, validator=_seconds())
+    #: Peer close codes after which no reconnect happens.
+    fatal_close_codes: frozenset[int] = attrs.field(factory=frozenset, converter=_to_codes)
+    #: Bound of the buffer between the socket and ``async for``.
+    incoming_queue_limit: int = attrs.field(default=1024, validator=_count(minimum=1))
+    #: Full incoming buffer: "drop-oldest" (counted, error event) or "block" (backpressure).
+    incoming_overflow: IncomingOverflow = attrs.field(
+        default="drop-oldest", validator=_one_of(("drop-oldest", "block"))
+    )
+    #: Allow a ``ws://`` fallback for a ``wss://`` URL (refused by default).
+    allow_insecure_fallback: bool = attrs.field(default=False, validator=_bool)
+    #: Bytes read from the socket per receive call.
+    receive_buffer_size: int = attrs.field(default=64 * 1024, validator=_count(minimum=1))
+
+    def __attrs_post_init__(self) -> None:
+        if self.allow_insecure_fallback:
+            return
+        if self.url.startswith("wss:"):
+            for i, fallback in enumerate(self.fallback_urls):
+                if fallback.startswith("ws:"):
+                    raise ValueError(
+                        f"fallback_urls[{i}]: {redact_url(fallback)!r} downgrades the wss:// "
+                        "url to plain ws://; pass allow_insecure_fallback=True to allow it"
+                    )
+
+    @property
+    def heartbeat_enabled(self) -> bool:
+        """True when a heartbeat runs on every connection."""
+        return self.heartbeat_interval is not None
+
+    def urls(self) -> tuple[str, ...]:
+        """``url`` followed by ``fallback_urls``."""
+        return (self.url, *self.fallback_urls)
+
+    def evolve(self, **changes: Any) -> WSConnectionOptions:
+        """A copy with ``changes`` applied and validated; unknown names raise TypeError."""
+        unknown = sorted(set(changes) - {a.name for a in attrs.fields(type(self))})
+        if unknown:
+            raise TypeError(f"unknown option(s): {', '.join(unknown)}")
+        return attrs.evolve(self, **changes)

@@ -1,0 +1,221 @@
+"""The bridge to trio-websocket.
+
+:class:`ManagedConnection` is a :class:`trio_websocket.WebSocketConnection` whose reader
+task hands every complete message straight to the manager (``on_message``) instead of
+into trio-websocket's internal channel: the manager's receive path runs in the reader
+task, so a message costs no extra task hop between the socket and ``async for``.
+It also reports pongs (for the protocol heartbeat) and writes that were cancelled
+half-way (a partial frame cannot be taken back, so the connection must go).
+
+This uses trio-websocket internals (``_reader_task``, ``_handle_*_event``, ``_send``);
+the dependency is pinned below 0.13 and ``tests/test_transport_compat.py`` checks
+that the hooks still exist.
+"""
+
+from __future__ import annotations
+
+import ssl
+from collections.abc import Awaitable, Callable
+from typing import cast
+
+import trio
+import trio_websocket
+import wsproto
+from trio_websocket import ConnectionClosed, WebSocketConnection
+from wsproto import ConnectionType, WSConnection
+from wsproto.events import BytesMessage, CloseConnection, Ping, TextMessage
+
+__all__ = ["HandshakeFailed", "ManagedConnection", "StreamOpener", "open_connection"]
+
+#: ``async (url) -> trio.abc.Stream``: how a connection's byte stream is opened.
+StreamOpener = Callable[[str], Awaitable[trio.abc.Stream]]
+
+
+class HandshakeFailed(ConnectionError):
+    """The stream closed before the WebSocket opening handshake completed."""
+
+
+class ManagedConnection(WebSocketConnection):
+    """A client connection whose messages are delivered to a callback (internal)."""
+
+    def __init__(
+        self,
+        stream: trio.abc.Stream,
+        *,
+        host: str,
+        path: str,
+        subprotocols: tuple[str, ...] | None,
+        extra_headers: list[tuple[bytes, bytes]],
+        max_message_size: int,
+        receive_buffer_size: int,
+        on_message: Callable[[str | bytes], Awaitable[None]],
+        on_pong: Callable[[bytes], None],
+        on_write_interrupted: Callable[[ManagedConnection], None],
+    ) -> None:
+        super().__init__(
+            stream,
+            WSConnection(ConnectionType.CLIENT),
+            host=host,
+            path=path,
+            client_subprotocols=subprotocols,
+            client_extra_headers=extra_headers,
+            max_message_size=max_message_size,
+            receive_buffer_size=receive_buffer_size,
+        )
+        self._pw_on_message = on_message
+        self._pw_on_pong = on_pong
+        self._pw_on_write_interrupted = on_write_interrupted
+        #: Set when the handshake completed or the reader stopped, whichever is first.
+        self.pw_ready = trio.Event()
+        #: Set when the reader task has finished.
+        self.pw_reader_done = trio.Event()
+        self.pw_reader_error: BaseException | None = None
+
+    @property
+    def stream(self) -> trio.abc.Stream:
+        """The underlying byte stream."""
+        return self._stream
+
+    async def get_message(self) -> str | bytes:
+        """Not available: :class:`AdvancedWebSocket` receives every message itself.
+
+        Iterate the manager (``async for message in ws``) instead.
+        """
+        raise RuntimeError(
+            "this connection is managed by AdvancedWebSocket, which receives every message; "
+            "use `async for message in ws` or ws.receive()"
+        )
+
+    async def pw_run_reader(self) -> None:
+        """Run trio-websocket's reader; record (never raise) why it stopped."""
+        try:
+            await self._reader_task()
+        except Exception as exc:  # ConnectionRejected, protocol errors, broken streams
+            self.pw_reader_error = exc
+        finally:
+            self.pw_ready.set()
+            self.pw_reader_done.set()
+
+    async def pw_send_ping(self, payload: bytes) -> None:
+        """Send an RFC 6455 ping frame without waiting for its pong."""
+        if self._close_reason:
+            raise ConnectionClosed(self._close_reason)
+        await self._send(Ping(payload=payload))
+
+    # -- trio-websocket hooks --------------------------------------------------
+
+    async def _handle_accept_connection_event(self, event: wsproto.events.AcceptConnection) -> None:
+        await super()._handle_accept_connection_event(event)
+        self.pw_ready.set()
+
+    async def _handle_message_event(self, event: BytesMessage | TextMessage) -> None:
+        self._message_size += len(event.data)
+        self._message_parts.append(cast("bytes | str", event.data))
+        if self._message_size > self._max_message_size:
+            # Same behaviour as trio-websocket: close with 1009 and stop reading.
+            err = f"Exceeded maximum message size: {self._max_message_size} bytes"
+            self._message_size = 0
+            self._message_parts = []
+            self._close_reason = trio_websocket.CloseReason(1009, err)
+            await self._send(CloseConnection(code=1009, reason=err))
+            self._reader_running = False
+        elif event.message_finished:
+            parts = self._message_parts
+            if len(parts) == 1:
+                msg = parts[0]
+            elif isinstance(event, BytesMessage):
+                msg = b"".join(cast("list[bytes]", parts))
+            else:
+                msg = "".join(cast("list[str]", parts))
+            self._message_size = 0
+            self._message_parts = []
+            await self._pw_on_message(msg)
+
+    async def _handle_pong_event(self, event: wsproto.events.Pong) -> None:
+        self._pw_on_pong(bytes(event.payload))
+        await super()._handle_pong_event(event)
+
+    async def _send(self, event: wsproto.events.Event) -> None:
+        # Like trio-websocket's, but a write cancelled half-way is reported: the
+        # stream may now hold a partial frame, so the manager drops the connection.
+        async with self._stream_lock:
+            data = self._wsproto.send(event)
+            try:
+                await self._stream.send_all(data)
+            except trio.Cancelled:
+                self._pw_on_write_interrupted(self)
+                raise
+            except (trio.BrokenResourceError, trio.ClosedResourceError):
+                await self._abort_web_socket()
+                assert self._close_reason is not None
+                raise ConnectionClosed(self._close_reason) from None
+
+
+def _check_opened(conn: ManagedConnection) -> None:
+    if conn.pw_reader_error is not None:
+        raise conn.pw_reader_error
+    if not conn._open_handshake.is_set():
+        raise HandshakeFailed("the connection closed during the opening handshake")
+
+
+async def _default_stream_opener(
+    host: str, port: int, ssl_context: ssl.SSLContext | None
+) -> trio.abc.Stream:
+    if ssl_context is None:
+        return await trio.open_tcp_stream(host, port)
+    return await trio.open_ssl_over_tcp_stream(
+        host, port, ssl_context=ssl_context, https_compatible=True
+    )
+
+
+async def open_connection(
+    nursery: trio.Nursery,
+    url: str,
+    *,
+    host: str,
+    port: int,
+    resource: str,
+    ssl_context: ssl.SSLContext | None,
+    stream_opener: StreamOpener | None,
+    subprotocols: tuple[str, ...] | None,
+    headers: tuple[tuple[str, str], ...],
+    max_message_size: int,
+    receive_buffer_size: int,
+    on_message: Callable[[str | bytes], Awaitable[None]],
+    on_pong: Callable[[bytes], None],
+    on_write_interrupted: Callable[[ManagedConnection], None],
+) -> ManagedConnection:
+    """Open the stream, run the handshake, return the open connection.
+
+    The reader task runs in ``nursery``. On failure the stream is closed and the
+    error (ConnectionRejected, OSError, HandshakeFailed, ...) is raised; the caller
+    bounds the whole thing with its own timeout and cancels ``nursery`` on failure.
+    """
+    if stream_opener is not None:
+        stream = await stream_opener(url)
+    else:
+        stream = await _default_stream_opener(host, port, ssl_context)
+    try:
+        bracketed = f"[{host}]" if ":" in host else host
+        default_port = 443 if ssl_context is not None else 80
+        host_header = bracketed if port == default_port else f"{bracketed}:{port}"
+        conn = ManagedConnection(
+            stream,
+            host=host_header,
+            path=resource,
+            subprotocols=subprotocols,
+            extra_headers=[(k.encode("latin-1"), v.encode("latin-1")) for k, v in headers],
+            max_message_size=max_message_size,
+            receive_buffer_size=receive_buffer_size,
+            on_message=on_message,
+            on_pong=on_pong,
+            on_write_interrupted=on_write_interrupted,
+        )
+        nursery.start_soon(conn.pw_run_reader)
+        await conn.pw_ready.wait()
+        _check_opened(conn)
+    except BaseException:
+        with trio.CancelScope(shield=True):
+            await trio.aclose_forcefully(stream)
+        raise
+    return conn
