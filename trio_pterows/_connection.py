@@ -456,9 +456,10 @@ class AdvancedWebSocket:
         reconnect cycle only stops waiting.
         """
         self._require_running()
-        if self._conn is not None and self._state is ConnectionState.OPEN:
+        conn = self._conn
+        if conn is not None and conn.closed is None and self._state is ConnectionState.OPEN:
             await trio.lowlevel.checkpoint()
-            return self._conn
+            return conn
         started = self._start_supervisor()
         outcome = self._outcome
         try:
@@ -687,77 +688,89 @@ class AdvancedWebSocket:
         ``(None, None, error)`` for one that did not.
         """
         options = self._options
-        secure, host, port, resource = split_url(url)
+        secure = url.startswith("wss:")
         ssl_context = None
         if secure:
             ssl_context = options.ssl_context or self._get_default_ssl()
         failure: BaseException | None = None
         live: _Live | None = None
         opened_at: float | None = None
+        close_event: CloseEvent | None = None
         scope = trio.CancelScope()
         try:
             with scope:
                 async with trio.open_nursery() as nursery:
-                    try:
-                        with trio.fail_after(options.connection_timeout):
-                            conn = await open_connection(
-                                nursery,
-                                url,
-                                host=host,
-                                port=port,
-                                resource=resource,
-                                ssl_context=ssl_context,
-                                stream_opener=self._stream_opener,
-                                subprotocols=options.protocols,
-                                headers=options.headers,
-                                max_message_size=options.max_message_size,
-                                receive_buffer_size=options.receive_buffer_size,
-                                on_message=self._on_frame,
-                                on_pong=self._on_protocol_pong,
-                                on_write_interrupted=self._on_write_interrupted,
-                            )
-                    except trio.TooSlowError:
-                        failure = TimeoutError(
-                            f"no WebSocket handshake within connection_timeout="
-                            f"{options.connection_timeout}s"
-                        )
-                    except Exception as exc:
-                        failure = exc
-                    if failure is not None:
-                        nursery.cancel_scope.cancel()
-                        return None, None, failure
-                    live = _Live(conn, url, scope)
-                    self._live = live
-                    self._last_rx = trio.current_time()
-                    if options.on_connect is not None:
-                        token = _ON_CONNECT.set(self)
-                        try:
-                            await options.on_connect(self)
-                        except Exception as exc:
-                            failure = exc
-                        finally:
-                            _ON_CONNECT.reset(token)
-                        if failure is not None:
-                            self._log.warning(
-                                "on_connect failed: %s: %s", type(failure).__name__, failure
-                            )
-                            live.scope.cancel()
-                            return None, None, failure
-                        if conn.pw_reader_done.is_set():
-                            return None, None, self._lost_error(conn, "during on_connect")
-                    opened_at = self._on_open(live)
-                    nursery.start_soon(self._flusher, conn)
-                    nursery.start_soon(self._heartbeat, live)
-                    await conn.pw_reader_done.wait()
+                    # No `return` in here: a cancelled scope would swallow it.
+                    failure, live = await self._open_live(nursery, url, scope, ssl_context)
+                    if failure is None:
+                        assert live is not None
+                        opened_at = self._on_open(live)
+                        nursery.start_soon(self._flusher, live.conn)
+                        nursery.start_soon(self._heartbeat, live)
+                        await live.conn.pw_reader_done.wait()
                     nursery.cancel_scope.cancel()
         finally:
-            close_event = None
             if live is not None:
                 with trio.CancelScope(shield=True):
                     # Interrupts any writer still blocked on this stream.
                     await trio.aclose_forcefully(live.conn.stream)
                 close_event = self._on_connection_end(live)
-        return opened_at, close_event, None
+        if opened_at is not None:
+            return opened_at, close_event, None
+        if failure is None:  # the set-up was interrupted (dropped during on_connect)
+            why = live.abandoned if live is not None and live.abandoned else "interrupted"
+            failure = ConnectionLost(f"the connection was lost while being set up: {why}")
+        return None, None, failure
+
+    async def _open_live(
+        self,
+        nursery: trio.Nursery,
+        url: str,
+        scope: trio.CancelScope,
+        ssl_context: ssl.SSLContext | None,
+    ) -> tuple[BaseException | None, _Live | None]:
+        """Open the connection and run ``on_connect``: ``(failure, live)``."""
+        options = self._options
+        _, host, port, resource = split_url(url)
+        try:
+            with trio.fail_after(options.connection_timeout):
+                conn = await open_connection(
+                    nursery,
+                    url,
+                    host=host,
+                    port=port,
+                    resource=resource,
+                    ssl_context=ssl_context,
+                    stream_opener=self._stream_opener,
+                    subprotocols=options.protocols,
+                    headers=options.headers,
+                    max_message_size=options.max_message_size,
+                    receive_buffer_size=options.receive_buffer_size,
+                    on_message=self._on_frame,
+                    on_pong=self._on_protocol_pong,
+                    on_write_interrupted=self._on_write_interrupted,
+                )
+        except trio.TooSlowError:
+            return TimeoutError(
+                f"no WebSocket handshake within connection_timeout={options.connection_timeout}s"
+            ), None
+        except Exception as exc:
+            return exc, None
+        live = _Live(conn, url, scope)
+        self._live = live
+        self._last_rx = trio.current_time()
+        if options.on_connect is not None:
+            token = _ON_CONNECT.set(self)
+            try:
+                await options.on_connect(self)
+            except Exception as exc:
+                self._log.warning("on_connect failed: %s: %s", type(exc).__name__, exc)
+                return exc, live
+            finally:
+                _ON_CONNECT.reset(token)
+            if conn.pw_reader_done.is_set():
+                return self._lost_error(conn, "during on_connect"), live
+        return None, live
 
     def _lost_error(self, conn: ManagedConnection, when: str) -> BaseException:
         reason = conn.closed

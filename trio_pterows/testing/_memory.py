@@ -28,6 +28,32 @@ async def echo_handler(conn: WebSocketConnection) -> None:
         await conn.send_message(await conn.get_message())
 
 
+class _Valve(trio.abc.Stream):
+    """Passes bytes through until the server is blackholed; then swallows them."""
+
+    def __init__(self, inner: trio.abc.Stream, server: MemoryWebSocketServer) -> None:
+        self._inner = inner
+        self._server = server
+
+    async def send_all(self, data: bytes | bytearray | memoryview) -> None:
+        if self._server.blackholed:
+            await trio.lowlevel.checkpoint()
+            return
+        await self._inner.send_all(data)
+
+    async def wait_send_all_might_not_block(self) -> None:
+        await self._inner.wait_send_all_might_not_block()
+
+    async def receive_some(self, max_bytes: int | None = None) -> bytes | bytearray:
+        while True:
+            data = await self._inner.receive_some(max_bytes)
+            if not data or not self._server.blackholed:
+                return data
+
+    async def aclose(self) -> None:
+        await self._inner.aclose()
+
+
 class MemoryWebSocketServer:
     """Serve WebSocket connections over :func:`trio.testing.memory_stream_pair`.
 
@@ -41,7 +67,10 @@ class MemoryWebSocketServer:
     Knobs, settable at any moment: ``refuse`` (None, or an HTTP status to reject the
     handshake with; ``0`` makes the "TCP connect" itself fail with
     ConnectionRefusedError), ``handshake_delay`` (seconds before the server answers
-    the upgrade), ``handler``. Controls: :meth:`close_all`, :meth:`vanish`.
+    the upgrade), ``handler``, ``blackholed`` (True: the server side silently drops
+    every byte both ways while the connection stays "open" — a half-open link; the
+    connections it affects are not usable afterwards). Controls: :meth:`close_all`,
+    :meth:`vanish`.
     Cancelling the nursery that runs :meth:`run` ends every connection.
     """
 
@@ -49,6 +78,7 @@ class MemoryWebSocketServer:
         self.handler = handler
         self.refuse: int | None = None
         self.handshake_delay = 0.0
+        self.blackholed = False
         #: Connections whose handshake completed, over the server's life.
         self.accepted = 0
         #: Stream-open attempts, refused ones included.
@@ -81,12 +111,15 @@ class MemoryWebSocketServer:
         if self.refuse == 0:
             raise ConnectionRefusedError(f"memory server refused the connection to {url}")
         client, server = trio.testing.memory_stream_pair()
-        self._nursery.start_soon(self._serve, server)
+        self._nursery.start_soon(self._serve, _Valve(server, self))
         return client
 
     async def _serve(self, stream: trio.abc.Stream) -> None:
         async with trio.open_nursery() as nursery:
-            request = await trio_websocket.wrap_server_stream(nursery, stream)  # type: ignore[arg-type]
+            request = await trio_websocket.wrap_server_stream(
+                nursery,
+                stream,
+            )
             self.paths.append(request.path)
             self.headers.append(
                 {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in request.headers}

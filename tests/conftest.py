@@ -1,0 +1,97 @@
+"""Shared fixtures: real loopback servers and deterministic in-memory servers."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+import trio
+import trio_websocket
+
+from trio_pterows import AdvancedWebSocket, WSConnectionOptions
+from trio_pterows.testing import MemoryWebSocketServer
+
+MEMORY_URL = "ws://memory.test/ws"
+
+
+async def ping_echo_handler(conn: trio_websocket.WebSocketConnection) -> None:
+    """Echo, but answer the text "ping" with "pong" (message-mode heartbeat)."""
+    while True:
+        message = await conn.get_message()
+        await conn.send_message("pong" if message == "ping" else message)
+
+
+async def _serve_request(request: trio_websocket.WebSocketRequest) -> None:
+    conn = await request.accept()
+    try:
+        await ping_echo_handler(conn)
+    except trio_websocket.ConnectionClosed:
+        pass
+
+
+@pytest.fixture
+async def echo_url(nursery: trio.Nursery) -> str:
+    """A real trio-websocket echo server on 127.0.0.1, port 0."""
+    server = await nursery.start(trio_websocket.serve_websocket, _serve_request, "127.0.0.1", 0, None)
+    return f"ws://127.0.0.1:{server.port}/echo"
+
+
+@pytest.fixture
+async def memory_server(nursery: trio.Nursery) -> MemoryWebSocketServer:
+    """An in-memory echo server (ping → pong): deterministic under autojump_clock."""
+    server = MemoryWebSocketServer(ping_echo_handler)
+    await nursery.start(server.run)
+    return server
+
+
+@pytest.fixture
+def make_ws(memory_server: MemoryWebSocketServer) -> Callable[..., AdvancedWebSocket]:
+    """``make_ws(**options)``: an AdvancedWebSocket wired to ``memory_server``."""
+
+    def make(**options: Any) -> AdvancedWebSocket:
+        options.setdefault("url", MEMORY_URL)
+        options.setdefault("heartbeat_interval", None)
+        return AdvancedWebSocket(
+            WSConnectionOptions(**options), stream_opener=memory_server.open_stream
+        )
+
+    return make
+
+
+def task_tree() -> set[trio.lowlevel.Task]:
+    """Every task in this run (for leak checks)."""
+    tasks: set[trio.lowlevel.Task] = set()
+
+    def walk(task: trio.lowlevel.Task) -> None:
+        tasks.add(task)
+        for nursery in task.child_nurseries:
+            for child in nursery.child_tasks:
+                walk(child)
+
+    walk(trio.lowlevel.current_root_task())  # type: ignore[arg-type]
+    return tasks
+
+
+class EventLog:
+    """Records (type, time, event) of every event, for assertions."""
+
+    def __init__(self, ws: AdvancedWebSocket, *types: str) -> None:
+        self.items: list[tuple[str, float, Any]] = []
+        for type_ in types:
+            ws.add_event_listener(type_, self._make(type_))
+
+    def _make(self, type_: str) -> Callable[[Any], None]:
+        def record(event: Any) -> None:
+            self.items.append((type_, trio.current_time(), event))
+
+        return record
+
+    def of(self, type_: str) -> list[Any]:
+        return [e for t, _, e in self.items if t == type_]
+
+    def times(self, type_: str) -> list[float]:
+        return [at for t, at, _ in self.items if t == type_]
+
+    def types(self) -> list[str]:
+        return [t for t, _, _ in self.items]

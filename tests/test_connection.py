@@ -1,0 +1,366 @@
+"""Basic behaviour of AdvancedWebSocket: connect, send, receive, events, lifecycle."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+import trio
+import trio_websocket
+
+import trio_pterows as pw
+from trio_pterows.testing import MemoryWebSocketServer
+
+from .conftest import EventLog, task_tree
+
+MakeWS = Callable[..., pw.AdvancedWebSocket]
+
+
+async def test_round_trip_over_loopback(echo_url: str) -> None:
+    with trio.fail_after(10):
+        async with pw.open_websocket(echo_url, heartbeat_interval=None) as ws:
+            assert ws.is_connected
+            assert ws.state is pw.ConnectionState.OPEN
+            await ws.send("hello")
+            await ws.send(b"\x00\x01")
+            assert await ws.receive() == "hello"
+            assert await ws.receive() == b"\x00\x01"
+            metrics = ws.get_metrics()
+            assert metrics.messages_sent == 2
+            assert metrics.messages_received == 2
+            assert metrics.current_url == echo_url
+            assert metrics.connected_since is not None
+        assert ws.state is pw.ConnectionState.CLOSED
+
+
+async def test_connect_returns_the_trio_websocket_connection(echo_url: str) -> None:
+    with trio.fail_after(10):
+        async with pw.AdvancedWebSocket(url=echo_url, heartbeat_interval=None) as ws:
+            assert ws.state is pw.ConnectionState.CLOSED
+            conn = await ws.connect()
+            assert isinstance(conn, trio_websocket.WebSocketConnection)
+            assert await ws.connect() is conn  # idempotent while open
+            assert ws.connection is conn
+            with pytest.raises(RuntimeError, match="async for"):
+                await conn.get_message()
+
+
+async def test_auto_json_both_ways(echo_url: str) -> None:
+    with trio.fail_after(10):
+        async with pw.open_websocket(echo_url, auto_json=True, heartbeat_interval=None) as ws:
+            await ws.send({"action": "x", "n": [1, 2]})
+            assert await ws.receive() == {"action": "x", "n": [1, 2]}
+            await ws.send("{not json")  # a str is sent as is
+            assert await ws.receive() == "{not json"  # malformed JSON stays text
+            await ws.send("[1, 2]")
+            assert await ws.receive() == [1, 2]
+
+
+async def test_without_auto_json_objects_are_a_type_error(make_ws: MakeWS) -> None:
+    with trio.fail_after(5):
+        async with make_ws() as ws:
+            await ws.connect()
+            with pytest.raises(TypeError, match="auto_json"):
+                await ws.send({"a": 1})
+            await ws.send("still alive")
+            assert await ws.receive() == "still alive"
+
+
+async def test_non_serialisable_object_is_a_type_error(make_ws: MakeWS) -> None:
+    with trio.fail_after(5):
+        async with make_ws(auto_json=True, queue_messages=True) as ws:
+            await ws.connect()
+            with pytest.raises(TypeError, match="object"):
+                await ws.send({"a": object()})
+            assert ws.get_metrics().queued == 0  # not queued either
+            await ws.send({"ok": True})
+            assert await ws.receive() == {"ok": True}
+
+
+async def test_send_when_closed_without_queue(make_ws: MakeWS) -> None:
+    async with make_ws() as ws:
+        with pytest.raises(pw.NotConnected, match="queue_messages"):
+            await ws.send("x")
+
+
+async def test_use_without_async_with_is_a_clear_error() -> None:
+    ws = pw.AdvancedWebSocket(url="ws://127.0.0.1:1/")
+    with pytest.raises(RuntimeError, match="async with"):
+        await ws.connect()
+
+
+async def test_after_aclose_everything_raises_destroyed(make_ws: MakeWS) -> None:
+    with trio.fail_after(5):
+        async with make_ws(queue_messages=True) as ws:
+            await ws.connect()
+            await ws.aclose()
+            await ws.aclose()  # idempotent
+            assert ws.state is pw.ConnectionState.CLOSED
+            with pytest.raises(pw.Destroyed):
+                await ws.send("x")
+            with pytest.raises(pw.Destroyed):
+                await ws.connect()
+            assert [m async for m in ws] == []
+
+
+async def test_options_from_keywords_and_objects(make_ws: MakeWS) -> None:
+    opts = pw.WSConnectionOptions(url="ws://a.test/")
+    assert pw.AdvancedWebSocket(opts, auto_json=True).options.auto_json is True
+    with pytest.raises(TypeError, match="options"):
+        pw.AdvancedWebSocket("ws://a.test/")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="url"):
+        pw.AdvancedWebSocket(url="http://a.test/")
+
+
+async def test_open_websocket_raises_connection_failed_itself(
+    memory_server: MemoryWebSocketServer,
+) -> None:
+    memory_server.refuse = 0
+    with trio.fail_after(5), pytest.raises(pw.ConnectionFailed) as info:
+        async with pw.open_websocket(
+            "ws://memory.test/", stream_opener=memory_server.open_stream
+        ):
+            raise AssertionError("not reached")
+    assert len(info.value.attempts) == 1
+    url, error = info.value.attempts[0]
+    assert url == "ws://memory.test/"
+    assert isinstance(error, ConnectionRefusedError)
+    assert info.value.__cause__ is error
+
+
+async def test_body_exception_is_not_wrapped_in_a_group(make_ws: MakeWS) -> None:
+    class Boom(Exception):
+        pass
+
+    with trio.fail_after(5), pytest.raises(Boom):
+        async with make_ws() as ws:
+            await ws.connect()
+            raise Boom
+
+
+async def test_no_task_outlives_the_block(make_ws: MakeWS) -> None:
+    before = task_tree()
+    with trio.fail_after(5):
+        async with make_ws(heartbeat_interval=1.0, queue_messages=True) as ws:
+            await ws.connect()
+            await ws.send("x")
+            assert len(task_tree() - before) >= 4  # dispatcher, supervisor, reader, heartbeat...
+    assert task_tree() == before
+
+
+async def test_subprotocols_and_headers_reach_the_server(
+    memory_server: MemoryWebSocketServer,
+) -> None:
+    async with pw.AdvancedWebSocket(
+        url="ws://memory.test/path?q=1",
+        headers={"Origin": "https://panel.test", "X-Extra": "1"},
+        heartbeat_interval=None,
+        stream_opener=memory_server.open_stream,
+    ) as ws:
+        await ws.connect()
+    assert memory_server.paths[-1] == "/path?q=1"
+    headers = memory_server.headers[-1]
+    assert headers["origin"] == "https://panel.test"
+    assert headers["x-extra"] == "1"
+
+
+# ------------------------------------------------------------------------ events
+
+
+async def test_event_order_and_payloads(make_ws: MakeWS, memory_server: MemoryWebSocketServer) -> None:
+    with trio.fail_after(5):
+        async with make_ws() as ws:
+            log = EventLog(ws, "open", "message", "close")
+            await ws.connect()
+            await ws.send("m1")
+            assert await ws.receive() == "m1"
+            await ws.close(4000, "bye")
+    assert log.types() == ["open", "message", "close"]
+    open_event, message_event, close_event = (e for _, _, e in log.items)
+    assert isinstance(open_event, pw.OpenEvent)
+    assert open_event.url == "ws://memory.test/ws"
+    assert isinstance(message_event, pw.MessageEvent)
+    assert message_event.data == "m1"
+    assert isinstance(close_event, pw.CloseEvent)
+    assert (close_event.code, close_event.reason, close_event.was_clean) == (4000, "bye", True)
+    assert open_event.timestamp <= message_event.timestamp <= close_event.timestamp
+
+
+async def test_peer_close_code_and_reason_are_reported(
+    make_ws: MakeWS, memory_server: MemoryWebSocketServer
+) -> None:
+    with trio.fail_after(5):
+        async with make_ws() as ws:
+            log = EventLog(ws, "close")
+            await ws.connect()
+            await memory_server.close_all(4321, "go away")
+            assert [m async for m in ws] == []  # no auto_reconnect: iteration ends
+    (event,) = log.of("close")
+    assert (event.code, event.reason, event.was_clean) == (4321, "go away", True)
+    assert ws.state is pw.ConnectionState.CLOSED
+
+
+async def test_option_callbacks_are_listeners(make_ws: MakeWS) -> None:
+    seen: list[str] = []
+    with trio.fail_after(5):
+        async with make_ws(
+            on_open=lambda e: seen.append("open"),
+            on_message=lambda e: seen.append(f"message:{e.data}"),
+            on_close=lambda e: seen.append("close"),
+        ) as ws:
+            await ws.connect()
+            await ws.send("a")
+            await ws.receive()
+            await ws.close()
+    assert seen == ["open", "message:a", "close"]
+
+
+async def test_listener_errors_become_error_events(make_ws: MakeWS) -> None:
+    errors: list[pw.ErrorEvent] = []
+
+    def bad(event: Any) -> None:
+        raise ValueError("listener bug")
+
+    async def bad_async(event: Any) -> None:
+        raise KeyError("async listener bug")
+
+    with trio.fail_after(5):
+        async with make_ws() as ws:
+            ws.add_event_listener("error", errors.append)
+            ws.add_event_listener("message", bad)
+            ws.add_event_listener("message", bad_async)
+            await ws.connect()
+            await ws.send("x")
+            assert await ws.receive() == "x"
+            await ws.send("y")  # the connection survived
+            assert await ws.receive() == "y"
+            await trio.testing.wait_all_tasks_blocked()
+    kinds = sorted(type(e.error).__name__ for e in errors)
+    assert kinds == ["KeyError", "KeyError", "ValueError", "ValueError"]
+    assert {e.context for e in errors} == {"listener"}
+
+
+async def test_failing_error_listener_does_not_recurse(make_ws: MakeWS) -> None:
+    calls = 0
+
+    def bad_error_listener(event: Any) -> None:
+        nonlocal calls
+        calls += 1
+        raise RuntimeError("error listener bug")
+
+    with trio.fail_after(5):
+        async with make_ws() as ws:
+            ws.add_event_listener("error", bad_error_listener)
+            ws.add_event_listener("message", lambda e: 1 / 0)
+            await ws.connect()
+            await ws.send("x")
+            await ws.receive()
+    assert calls == 1
+
+
+async def test_remove_event_listener(make_ws: MakeWS) -> None:
+    seen: list[Any] = []
+    async with make_ws() as ws:
+        ws.add_event_listener("custom", seen.append)
+        ws.dispatch_event("custom", 1)
+        assert ws.remove_event_listener("custom", seen.append) is True
+        assert ws.remove_event_listener("custom", seen.append) is False
+        ws.dispatch_event("custom", 2)
+    assert seen == [1]
+
+
+async def test_dispatch_event_passes_any_object_unchanged(make_ws: MakeWS) -> None:
+    marker = object()
+    seen: list[Any] = []
+    async with make_ws() as ws:
+        ws.add_event_listener("custom", seen.append)
+        ws.add_event_listener("my-own-type", seen.append)
+        ws.dispatch_event("custom", marker)
+        ws.dispatch_event(pw.EventType.CUSTOM, "enum works too")
+        ws.dispatch_event("my-own-type", {"x": 1})
+    assert seen[0] is marker
+    assert seen[1:] == ["enum works too", {"x": 1}]
+
+
+async def test_subscribe_is_bounded_and_counts_misses(make_ws: MakeWS) -> None:
+    with trio.fail_after(5):
+        async with make_ws() as ws:
+            async with ws.subscribe("message", max_buffer_size=2) as events:
+                await ws.connect()
+                for i in range(5):
+                    await ws.send(str(i))
+                for i in range(5):
+                    assert await ws.receive() == str(i)  # the stream is not affected
+                assert [(await events.receive()).data for _ in range(2)] == ["0", "1"]
+                assert events.missed == 3
+    with pytest.raises(ValueError, match="max_buffer_size"):
+        ws.subscribe(max_buffer_size=0)
+
+
+async def test_subscription_ends_when_the_manager_closes(make_ws: MakeWS) -> None:
+    received: list[str] = []
+    with trio.fail_after(5):
+        async with make_ws() as ws, trio.open_nursery() as nursery:
+            async with ws.subscribe("open", "close") as events:
+
+                async def consume() -> None:
+                    async for event in events:
+                        received.append(event.type)
+
+                nursery.start_soon(consume)
+                await ws.connect()
+                await ws.aclose()
+    assert received == ["open", "close"]
+
+
+async def test_async_for_spans_reconnects(make_ws: MakeWS, memory_server: MemoryWebSocketServer) -> None:
+    got: list[str] = []
+    reopened = trio.Event()
+    with trio.fail_after(5):
+        async with make_ws(auto_reconnect=True, reconnect_interval=0.01) as ws:
+            ws.add_event_listener("reconnectSuccess", lambda e: reopened.set())
+            await ws.connect()
+            await ws.send("before")
+            async for message in ws:
+                got.append(message)
+                if message == "before":
+                    await memory_server.vanish()
+                    await reopened.wait()
+                    await ws.send("after")
+                else:
+                    break
+    assert got == ["before", "after"]
+    assert ws.get_metrics().connections == 2
+
+
+async def test_incoming_drop_oldest_counts_and_reports(make_ws: MakeWS) -> None:
+    errors: list[pw.ErrorEvent] = []
+    with trio.fail_after(5):
+        async with make_ws(incoming_queue_limit=2) as ws:
+            ws.add_event_listener("error", errors.append)
+            await ws.connect()
+            for i in range(5):
+                await ws.send(str(i))
+            while ws.get_metrics().messages_received < 5:
+                await trio.sleep(0.001)
+            assert [await ws.receive(), await ws.receive()] == ["3", "4"]
+            assert ws.get_metrics().dropped == 3
+    assert len(errors) == 1  # once per overflow episode, not per message
+    assert errors[0].context == "incoming_overflow"
+
+
+async def test_update_options_validates(make_ws: MakeWS) -> None:
+    async with make_ws() as ws:
+        with pytest.raises(ValueError, match="heartbeat_timeout"):
+            ws.update_options(heartbeat_timeout=-1)
+        with pytest.raises(TypeError, match="no_such_option"):
+            ws.update_options(no_such_option=1)
+        ws.update_options(auto_json=True)
+        assert ws.options.auto_json is True
+
+
+async def test_repr_redacts_the_url() -> None:
+    ws = pw.AdvancedWebSocket(url="wss://user:pw@example.test/ws?token=SECRET")
+    assert "SECRET" not in repr(ws)
+    assert "pw@" not in repr(ws)
