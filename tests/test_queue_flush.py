@@ -1,0 +1,243 @@
+"""The outgoing queue against a live manager: order, hooks at flush time, overflow,
+on_connect priority, and a connection dying mid-flush."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+import trio
+import trio.testing
+import trio_websocket
+
+import trio_pterows as pw
+from trio_pterows.testing import MemoryWebSocketServer
+
+from .conftest import MEMORY_URL, EventLog
+
+MakeWS = Callable[..., pw.AdvancedWebSocket]
+
+
+def recording_handler(
+    received: list[str | bytes],
+) -> Callable[[trio_websocket.WebSocketConnection], Any]:
+    async def handler(conn: trio_websocket.WebSocketConnection) -> None:
+        while True:
+            received.append(await conn.get_message())
+
+    return handler
+
+
+async def test_queued_messages_flush_in_order_with_hooks_at_flush_time(
+    memory_server: MemoryWebSocketServer, make_ws: MakeWS
+) -> None:
+    received: list[str | bytes] = []
+    memory_server.handler = recording_handler(received)
+    hook_calls: list[Any] = []
+
+    def before(message: Any) -> Any:
+        hook_calls.append(message)
+        return message
+
+    with trio.fail_after(5):
+        async with make_ws(queue_messages=True, auto_json=True, on_before_send=before) as ws:
+            for i in range(5):
+                await ws.send({"seq": i})
+            assert ws.get_metrics().queued == 5
+            assert hook_calls == []  # hooks run when the message is flushed
+            await ws.connect()
+            while len(received) < 5:
+                await trio.sleep(0.001)
+            await ws.send({"seq": 5})
+            while len(received) < 6:
+                await trio.sleep(0.001)
+            metrics = ws.get_metrics()
+    assert received == [f'{{"seq":{i}}}' for i in range(6)]
+    assert hook_calls == [{"seq": i} for i in range(6)]
+    assert metrics.queued == 0
+    assert metrics.messages_sent == 6
+
+
+async def test_a_failing_hook_at_flush_drops_that_item_only(
+    memory_server: MemoryWebSocketServer, make_ws: MakeWS
+) -> None:
+    received: list[str | bytes] = []
+    memory_server.handler = recording_handler(received)
+
+    def before(message: Any) -> Any:
+        if message == "bad":
+            raise ValueError("cannot send bad")
+        return message
+
+    with trio.fail_after(5):
+        async with make_ws(queue_messages=True, on_before_send=before) as ws:
+            errors = EventLog(ws, "error")
+            for message in ["a", "bad", "b"]:
+                await ws.send(message)
+            await ws.connect()
+            while len(received) < 2:
+                await trio.sleep(0.001)
+            assert ws.get_metrics().dropped == 1
+    assert received == ["a", "b"]
+    (error,) = errors.of("error")
+    assert error.context == "flush"
+    assert isinstance(error.error, ValueError)
+
+
+async def test_overflow_policies(make_ws: MakeWS) -> None:
+    async with make_ws(queue_messages=True, message_queue_limit=2) as ws:
+        await ws.send("1")
+        await ws.send("2")
+        with pytest.raises(pw.QueueFull, match="reject"):
+            await ws.send("3")
+        assert ws.get_metrics().queued == 2
+        ws.update_options(message_queue_overflow="drop-oldest")
+        await ws.send("3")
+        ws.update_options(message_queue_overflow="drop-newest")
+        await ws.send("4")
+        assert ws.get_metrics().dropped == 2
+        assert ws._queue.snapshot() == ["2", "3"]
+        assert ws.clear_message_queue() == 2
+        assert ws.clear_message_queue() == 0
+        assert ws.get_metrics().queued == 0
+
+
+async def test_sends_while_the_queue_drains_keep_their_place(
+    memory_server: MemoryWebSocketServer, make_ws: MakeWS
+) -> None:
+    received: list[str | bytes] = []
+    memory_server.handler = recording_handler(received)
+
+    async def slow_before(message: Any) -> Any:
+        await trio.sleep(0.01)
+        return message
+
+    with trio.fail_after(5):
+        async with make_ws(queue_messages=True, on_before_send=slow_before) as ws:
+            for i in range(3):
+                await ws.send(f"q{i}")
+            await ws.connect()
+            await ws.send("direct")  # the queue is still draining: goes behind it
+            while len(received) < 4:
+                await trio.sleep(0.001)
+    assert received == ["q0", "q1", "q2", "direct"]
+
+
+async def test_on_connect_sends_go_ahead_of_the_queue(
+    memory_server: MemoryWebSocketServer, make_ws: MakeWS
+) -> None:
+    received: list[str | bytes] = []
+    memory_server.handler = recording_handler(received)
+    order: list[str] = []
+
+    async def on_connect(ws: pw.AdvancedWebSocket) -> None:
+        await ws.send("auth")
+        order.append(f"on_connect state={ws.state.value}")
+
+    with trio.fail_after(5):
+        async with make_ws(queue_messages=True, on_connect=on_connect) as ws:
+            ws.add_event_listener("open", lambda e: order.append("open"))
+            await ws.send("queued-1")
+            await ws.send("queued-2")
+            await ws.connect()
+            while len(received) < 3:
+                await trio.sleep(0.001)
+    assert received == ["auth", "queued-1", "queued-2"]
+    assert order == ["on_connect state=CONNECTING", "open"]
+
+
+class FlakyStream(trio.abc.Stream):
+    """Fails every write after the first ``budget`` ones (a connection dying mid-flush)."""
+
+    def __init__(self, inner: trio.abc.Stream, budget: int) -> None:
+        self.inner = inner
+        self.budget = budget
+
+    async def send_all(self, data: bytes | bytearray | memoryview) -> None:
+        if self.budget <= 0:
+            await self.inner.aclose()
+            raise trio.BrokenResourceError("connection reset")
+        self.budget -= 1
+        await self.inner.send_all(data)
+
+    async def wait_send_all_might_not_block(self) -> None:
+        await self.inner.wait_send_all_might_not_block()
+
+    async def receive_some(self, max_bytes: int | None = None) -> bytes | bytearray:
+        return await self.inner.receive_some(max_bytes)
+
+    async def aclose(self) -> None:
+        await self.inner.aclose()
+
+
+async def test_a_connection_dying_mid_flush_keeps_the_rest_queued(
+    autojump_clock: trio.testing.MockClock, memory_server: MemoryWebSocketServer
+) -> None:
+    received: list[str | bytes] = []
+    memory_server.handler = recording_handler(received)
+    budgets = [1 + 3, 100]  # handshake + 3 messages, then the link dies
+
+    async def opener(url: str) -> trio.abc.Stream:
+        return FlakyStream(await memory_server.open_stream(url), budgets.pop(0))
+
+    hook_calls: list[Any] = []
+    async with pw.AdvancedWebSocket(
+        url=MEMORY_URL,
+        queue_messages=True,
+        auto_reconnect=True,
+        reconnect_interval=1.0,
+        heartbeat_interval=None,
+        on_before_send=lambda m: hook_calls.append(m) or m,
+        stream_opener=opener,
+    ) as ws:
+        for i in range(10):
+            await ws.send(str(i))
+        await ws.connect()
+        await trio.sleep(5)
+        assert ws.is_connected
+        assert ws.get_metrics().queued == 0
+    assert received == [str(i) for i in range(10)]  # nothing lost, nothing doubled
+    # hooks ran once per message, even for the one whose write failed
+    assert hook_calls == [str(i) for i in range(10)]
+
+
+async def test_direct_send_losing_its_connection_is_requeued(
+    autojump_clock: trio.testing.MockClock, memory_server: MemoryWebSocketServer
+) -> None:
+    received: list[str | bytes] = []
+    memory_server.handler = recording_handler(received)
+    budgets = [1 + 1, 100]
+
+    async def opener(url: str) -> trio.abc.Stream:
+        return FlakyStream(await memory_server.open_stream(url), budgets.pop(0))
+
+    async with pw.AdvancedWebSocket(
+        url=MEMORY_URL,
+        queue_messages=True,
+        auto_reconnect=True,
+        reconnect_interval=1.0,
+        heartbeat_interval=None,
+        stream_opener=opener,
+    ) as ws:
+        await ws.connect()
+        await ws.send("first")
+        await ws.send("second")  # this write fails: queued again, sent after reconnect
+        await trio.sleep(3)
+    assert received == ["first", "second"]
+
+
+async def test_without_queue_a_lost_send_raises_connection_lost(
+    autojump_clock: trio.testing.MockClock, memory_server: MemoryWebSocketServer
+) -> None:
+    async def opener(url: str) -> trio.abc.Stream:
+        return FlakyStream(await memory_server.open_stream(url), 1)
+
+    async with pw.AdvancedWebSocket(
+        url=MEMORY_URL, heartbeat_interval=None, stream_opener=opener
+    ) as ws:
+        await ws.connect()
+        with pytest.raises(pw.ConnectionLost):
+            await ws.send("x")
+        with pytest.raises(pw.NotConnected):  # ConnectionLost is a NotConnected
+            await ws.send("y")
