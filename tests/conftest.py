@@ -33,7 +33,9 @@ async def _serve_request(request: trio_websocket.WebSocketRequest) -> None:
 @pytest.fixture
 async def echo_url(nursery: trio.Nursery) -> str:
     """A real trio-websocket echo server on 127.0.0.1, port 0."""
-    server = await nursery.start(trio_websocket.serve_websocket, _serve_request, "127.0.0.1", 0, None)
+    server = await nursery.start(
+        trio_websocket.serve_websocket, _serve_request, "127.0.0.1", 0, None
+    )
     return f"ws://127.0.0.1:{server.port}/echo"
 
 

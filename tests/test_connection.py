@@ -118,9 +118,7 @@ async def test_open_websocket_raises_connection_failed_itself(
 ) -> None:
     memory_server.refuse = 0
     with trio.fail_after(5), pytest.raises(pw.ConnectionFailed) as info:
-        async with pw.open_websocket(
-            "ws://memory.test/", stream_opener=memory_server.open_stream
-        ):
+        async with pw.open_websocket("ws://memory.test/", stream_opener=memory_server.open_stream):
             raise AssertionError("not reached")
     assert len(info.value.attempts) == 1
     url, error = info.value.attempts[0]
@@ -168,7 +166,9 @@ async def test_subprotocols_and_headers_reach_the_server(
 # ------------------------------------------------------------------------ events
 
 
-async def test_event_order_and_payloads(make_ws: MakeWS, memory_server: MemoryWebSocketServer) -> None:
+async def test_event_order_and_payloads(
+    make_ws: MakeWS, memory_server: MemoryWebSocketServer
+) -> None:
     with trio.fail_after(5):
         async with make_ws() as ws:
             log = EventLog(ws, "open", "message", "close")
@@ -314,7 +314,9 @@ async def test_subscription_ends_when_the_manager_closes(make_ws: MakeWS) -> Non
     assert received == ["open", "close"]
 
 
-async def test_async_for_spans_reconnects(make_ws: MakeWS, memory_server: MemoryWebSocketServer) -> None:
+async def test_async_for_spans_reconnects(
+    make_ws: MakeWS, memory_server: MemoryWebSocketServer
+) -> None:
     got: list[str] = []
     reopened = trio.Event()
     with trio.fail_after(5):

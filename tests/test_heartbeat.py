@@ -108,7 +108,9 @@ async def test_protocol_heartbeat_uses_ping_frames(
     autojump_clock: trio.testing.MockClock, memory_server: MemoryWebSocketServer, make_ws: MakeWS
 ) -> None:
     memory_server.handler = never_answers  # never sends a message; its reader still pongs
-    async with make_ws(heartbeat_mode="protocol", heartbeat_interval=2.0, heartbeat_timeout=1.0) as ws:
+    async with make_ws(
+        heartbeat_mode="protocol", heartbeat_interval=2.0, heartbeat_timeout=1.0
+    ) as ws:
         log = EventLog(ws, "pong", "close")
         await ws.connect()
         await trio.sleep(9)
@@ -120,7 +122,9 @@ async def test_protocol_heartbeat_uses_ping_frames(
 async def test_protocol_heartbeat_detects_a_silent_peer(
     autojump_clock: trio.testing.MockClock, memory_server: MemoryWebSocketServer, make_ws: MakeWS
 ) -> None:
-    async with make_ws(heartbeat_mode="protocol", heartbeat_interval=2.0, heartbeat_timeout=1.0) as ws:
+    async with make_ws(
+        heartbeat_mode="protocol", heartbeat_interval=2.0, heartbeat_timeout=1.0
+    ) as ws:
         log = EventLog(ws, "close")
         await ws.connect()
         memory_server.blackholed = True

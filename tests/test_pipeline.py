@@ -18,7 +18,9 @@ from .conftest import EventLog
 MakeWS = Callable[..., pw.AdvancedWebSocket]
 
 
-async def test_outgoing_pipeline_order(memory_server: MemoryWebSocketServer, make_ws: MakeWS) -> None:
+async def test_outgoing_pipeline_order(
+    memory_server: MemoryWebSocketServer, make_ws: MakeWS
+) -> None:
     trace: list[str] = []
 
     def before(message: Any) -> Any:
@@ -176,7 +178,9 @@ async def test_send_and_wait_response_matches(make_ws: MakeWS) -> None:
             assert await ws.receive() == reply  # also delivered to the stream
 
 
-async def test_a_fast_reply_is_not_missed(memory_server: MemoryWebSocketServer, make_ws: MakeWS) -> None:
+async def test_a_fast_reply_is_not_missed(
+    memory_server: MemoryWebSocketServer, make_ws: MakeWS
+) -> None:
     with trio.fail_after(5):
         async with make_ws() as ws:
             await ws.connect()

@@ -182,7 +182,7 @@ async def test_connection_timeout_bounds_a_slow_handshake(
         with pytest.raises(pw.ConnectionFailed) as info:
             await ws.connect()
         assert trio.current_time() - start == pytest.approx(5.0)
-    (_, error), = info.value.attempts
+    ((_, error),) = info.value.attempts
     assert isinstance(error, TimeoutError)
     assert "connection_timeout=5.0" in str(error)
 

@@ -460,6 +460,7 @@ class AdvancedWebSocket:
         if conn is not None and conn.closed is None and self._state is ConnectionState.OPEN:
             await trio.lowlevel.checkpoint()
             return conn
+        await self._wait_for_ending_supervisor()
         started = self._start_supervisor()
         outcome = self._outcome
         try:
@@ -479,6 +480,7 @@ class AdvancedWebSocket:
         stops waiting; the reconnect itself goes on.
         """
         self._require_running()
+        await self._wait_for_ending_supervisor()
         if not self._supervising:
             return await self.connect()
         outcome = self._outcome
@@ -526,6 +528,15 @@ class AdvancedWebSocket:
             live.scope.cancel()
             with trio.CancelScope(shield=True):
                 await trio.aclose_forcefully(live.conn.stream)
+
+    async def _wait_for_ending_supervisor(self) -> None:
+        # A supervisor that was told to stop (close(), a cancelled first connect())
+        # may still be winding down: a new cycle must not join it.
+        scope = self._sup_scope
+        if self._supervising and (
+            self._close_request is not None or (scope is not None and scope.cancel_called)
+        ):
+            await self._sup_done.wait()
 
     def _start_supervisor(self) -> bool:
         if self._supervising:

@@ -34,6 +34,8 @@ class _Valve(trio.abc.Stream):
     def __init__(self, inner: trio.abc.Stream, server: MemoryWebSocketServer) -> None:
         self._inner = inner
         self._server = server
+        #: Set when the client's side is gone (end of stream or a broken stream).
+        self.eof = trio.Event()
 
     async def send_all(self, data: bytes | bytearray | memoryview) -> None:
         if self._server.blackholed:
@@ -46,8 +48,15 @@ class _Valve(trio.abc.Stream):
 
     async def receive_some(self, max_bytes: int | None = None) -> bytes | bytearray:
         while True:
-            data = await self._inner.receive_some(max_bytes)
-            if not data or not self._server.blackholed:
+            try:
+                data = await self._inner.receive_some(max_bytes)
+            except (trio.BrokenResourceError, trio.ClosedResourceError):
+                self.eof.set()
+                raise
+            if not data:
+                self.eof.set()
+                return data
+            if not self._server.blackholed:
                 return data
 
     async def aclose(self) -> None:
@@ -114,33 +123,46 @@ class MemoryWebSocketServer:
         self._nursery.start_soon(self._serve, _Valve(server, self))
         return client
 
-    async def _serve(self, stream: trio.abc.Stream) -> None:
+    async def _serve(self, stream: _Valve) -> None:
         async with trio.open_nursery() as nursery:
-            request = await trio_websocket.wrap_server_stream(
-                nursery,
-                stream,
-            )
-            self.paths.append(request.path)
-            self.headers.append(
-                {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in request.headers}
-            )
-            if self.handshake_delay:
-                await trio.sleep(self.handshake_delay)
-            if self.refuse is not None:
-                await request.reject(self.refuse)
-                return
-            conn = await request.accept()
-            self.accepted += 1
-            self._live[conn] = stream
+            accepted = trio.Event()
+
+            async def give_up_if_the_client_leaves() -> None:
+                # trio-websocket's server waits for a request for ever if the client
+                # disappears mid-handshake: end that wait when the stream ends.
+                await stream.eof.wait()
+                if not accepted.is_set():
+                    nursery.cancel_scope.cancel()
+
+            nursery.start_soon(give_up_if_the_client_leaves)
             try:
-                await self.handler(conn)
+                await self._converse(nursery, stream, accepted)
             except ConnectionClosed:
-                pass
+                pass  # the client went away
             finally:
-                self._live.pop(conn, None)
                 with trio.CancelScope(shield=True):
                     await trio.aclose_forcefully(stream)
                 nursery.cancel_scope.cancel()
+
+    async def _converse(self, nursery: trio.Nursery, stream: _Valve, accepted: trio.Event) -> None:
+        request = await trio_websocket.wrap_server_stream(nursery, stream)
+        self.paths.append(request.path)
+        self.headers.append(
+            {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in request.headers}
+        )
+        if self.handshake_delay:
+            await trio.sleep(self.handshake_delay)
+        if self.refuse is not None:
+            await request.reject(self.refuse)
+            return
+        conn = await request.accept()
+        accepted.set()
+        self.accepted += 1
+        self._live[conn] = stream
+        try:
+            await self.handler(conn)
+        finally:
+            self._live.pop(conn, None)
 
     async def close_all(self, code: int = 1000, reason: str = "") -> None:
         """Close every live connection with a close handshake and ``code``."""
