@@ -199,6 +199,8 @@ class AdvancedWebSocket:
         self._hub = EventHub(self._report, async_buffer=max(64, options.incoming_queue_limit))
         self._queue = OutgoingQueue(options.message_queue_limit, options.message_queue_overflow)
         self._queue_changed = trio.Event()
+        self._queue_empty = trio.Event()
+        self._queue_empty.set()
         self._default_ssl: ssl.SSLContext | None = None
 
         self._nursery_manager: Any = None
@@ -292,6 +294,7 @@ class AdvancedWebSocket:
             if self._nursery is not None:
                 self._nursery.cancel_scope.cancel()
             self._queue.clear()
+            self._note_queue_empty()
             self._finish(Destroyed("the manager was closed (aclose)"))
             self._hub.close()
 
@@ -836,6 +839,8 @@ class AdvancedWebSocket:
         elif conn.closed is not None:
             code, reason = conn.closed.code, conn.closed.reason or ""
             clean = code != 1006
+            if code == 1006 and not reason:
+                reason = "connection lost (no close frame)"
         else:
             code, reason, clean = 1006, "connection lost", False
         for waiter in self._waiters:
@@ -1126,6 +1131,23 @@ class AdvancedWebSocket:
     def _wake_flusher(self) -> None:
         self._queue_changed.set()
         self._queue_changed = trio.Event()
+        if self._queue and self._queue_empty.is_set():
+            self._queue_empty = trio.Event()
+
+    def _note_queue_empty(self) -> None:
+        if not self._queue:
+            self._queue_empty.set()
+
+    async def wait_flushed(self) -> None:
+        """Wait until the outgoing queue is empty: every queued message was written
+        (or dropped by a failing hook, or cleared).
+
+        Returns at once when nothing is queued. Safe to cancel.
+        """
+        await trio.lowlevel.checkpoint_if_cancelled()
+        while self._queue:
+            await self._queue_empty.wait()
+        await trio.lowlevel.cancel_shielded_checkpoint()
 
     async def _flusher(self, conn: ManagedConnection) -> None:
         queue = self._queue
@@ -1157,11 +1179,14 @@ class AdvancedWebSocket:
                             await _call(hook, item.data)
                         except Exception as exc:
                             self._report(exc, "on_after_send")
+            self._note_queue_empty()
             await self._queue_changed.wait()
 
     def clear_message_queue(self) -> int:
         """Drop every queued message; return how many were dropped."""
-        return self._queue.clear()
+        dropped = self._queue.clear()
+        self._note_queue_empty()
+        return dropped
 
     async def send_and_wait_response(
         self,

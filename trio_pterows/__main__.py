@@ -1,0 +1,7 @@
+"""``python -m trio_pterows`` is the ``pterows`` command."""
+
+import sys
+
+from ._cli import main
+
+sys.exit(main())
