@@ -8,10 +8,28 @@ from __future__ import annotations
 
 import os
 import shutil
+from pathlib import Path
 
 import nox
 
-os.environ.setdefault("PYENV_VERSION", "3.11.7:3.10.13:3.12.1:3.13.0")
+
+def _expose_pyenv_pythons() -> None:
+    """Make python3.10 ... python3.13 resolvable through pyenv's shims.
+
+    The shim that started nox exports PYENV_VERSION with one version only, so the
+    others are appended here (only those that are installed).
+    """
+    root = Path(os.environ.get("PYENV_ROOT", Path.home() / ".pyenv"))
+    wanted = ["3.11.7", "3.10.13", "3.12.1", "3.13.0"]
+    current = [v for v in os.environ.get("PYENV_VERSION", "").split(":") if v]
+    installed = [v for v in wanted if (root / "versions" / v).is_dir()]
+    if installed:
+        os.environ["PYENV_VERSION"] = ":".join(dict.fromkeys([*current, *installed]))
+    # Never let uv download an interpreter: there is no network for it here.
+    os.environ.setdefault("UV_PYTHON_DOWNLOADS", "never")
+
+
+_expose_pyenv_pythons()
 nox.options.default_venv_backend = "uv|virtualenv" if shutil.which("uv") else "virtualenv"
 nox.options.sessions = ["tests", "lint", "typecheck", "docs"]
 nox.options.error_on_missing_interpreters = False
