@@ -71,13 +71,3 @@ __all__ = [
     "reconnect_delay",
     "redact_url",
 ]
-
-# Objects defined in private modules claim to live here (nicer reprs and docs).
-for _name in __all__:
-    _obj = globals()[_name]
-    if getattr(_obj, "__module__", "").startswith("trio_pterows._"):
-        try:
-            _obj.__module__ = "trio_pterows"
-        except (AttributeError, TypeError):  # pragma: no cover
-            pass
-del _name, _obj

@@ -1,7 +1,10 @@
 """JSON codec: orjson when installed (the ``json`` extra), the standard library otherwise.
 
 Both raise :class:`TypeError` for objects that cannot be serialised and
-:class:`ValueError` for text that is not JSON, so callers need not care which is used.
+:class:`ValueError` for text that is not JSON (``NaN`` and ``Infinity`` included), so
+callers need not care which is used. Known differences, inherited from orjson: it
+encodes integers of at most 64 bits and only ``str`` keys (TypeError otherwise), and
+encodes a float NaN as ``null`` where the standard library raises ValueError.
 """
 
 from __future__ import annotations
@@ -39,7 +42,11 @@ if _orjson is not None:
 else:  # pragma: no cover - exercised by the tests_nojson session
     BACKEND = "json"
     _encoder = _json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan=False)
-    _decode = _json.JSONDecoder().decode
+
+    def _reject_constant(name: str) -> Any:
+        raise ValueError(f"{name} is not JSON")
+
+    _decode = _json.JSONDecoder(parse_constant=_reject_constant).decode
 
     def dumps(obj: Any) -> str:
         """Serialise ``obj`` to compact JSON text."""

@@ -702,7 +702,7 @@ class AdvancedWebSocket:
         ``(None, None, error)`` for one that did not.
         """
         options = self._options
-        secure = url.startswith("wss:")
+        secure = split_url(url)[0]
         ssl_context = None
         if secure:
             ssl_context = options.ssl_context or self._get_default_ssl()

@@ -14,6 +14,7 @@ No event object is built for a type nobody listens to.
 from __future__ import annotations
 
 import enum
+import functools
 import inspect
 from collections.abc import Callable
 from types import TracebackType
@@ -169,14 +170,13 @@ Listener = Callable[[Any], Any]
 
 def is_async_callable(func: object) -> bool:
     """True for ``async def`` functions, bound methods, partials and objects with one."""
-    while True:
-        if inspect.iscoroutinefunction(func):
-            return True
-        inner = getattr(func, "func", None)  # functools.partial
-        if inner is None:
-            break
-        func = inner
-    call = getattr(func, "__call__", None)  # noqa: B004 - objects defining async __call__
+    while isinstance(func, functools.partial):
+        func = func.func
+    if inspect.iscoroutinefunction(func):
+        return True
+    if isinstance(func, type):  # calling a class builds an instance synchronously
+        return False
+    call = getattr(type(func), "__call__", None)  # noqa: B004 - objects with async __call__
     return call is not None and inspect.iscoroutinefunction(call)
 
 
@@ -271,12 +271,12 @@ class EventHub:
 
     # -- registry -------------------------------------------------------------
 
-    def add_listener(self, type: str, callback: Listener) -> None:
+    def add_listener(self, event_type: str, callback: Listener) -> None:
         if not callable(callback):
             raise TypeError(
-                f"listener for {type!r} must be callable, got {type(callback).__name__}"
+                f"listener for {event_type!r} must be callable, got {type(callback).__name__}"
             )
-        self._listeners.setdefault(str(type), []).append(callback)
+        self._listeners.setdefault(str(event_type), []).append(callback)
         self._rebuild()
 
     def remove_listener(self, type: str, callback: Listener) -> bool:

@@ -53,6 +53,9 @@ class ConnectionFailed(PterowsError):
         super().__init__(message)
         self.attempts: list[tuple[str, BaseException]] = attempts
 
+    def __reduce__(self) -> tuple[object, ...]:
+        return (type(self), (self.args[0] if self.args else "", self.attempts))
+
     def __str__(self) -> str:
         base = super().__str__()
         if not self.attempts:

@@ -39,7 +39,7 @@ class LatencyStats:
         return cls(
             count=n,
             min=ordered[0],
-            avg=math.fsum(ordered) / n,
+            avg=min(max(math.fsum(ordered) / n, ordered[0]), ordered[-1]),
             max=ordered[-1],
             p50=rank(0.50),
             p99=rank(0.99),

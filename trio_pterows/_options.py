@@ -38,23 +38,29 @@ MIB = 1024 * 1024
 def split_url(url: str, *, option: str = "url") -> tuple[bool, str, int, str]:
     """Split a ws:// or wss:// URL into ``(secure, host, port, resource)``.
 
-    ``resource`` is the path plus query string, as sent in the request line.
+    ``resource`` is the path plus query string, as sent in the request line. The
+    scheme is case-insensitive; whitespace anywhere in the URL is refused.
     """
     if not isinstance(url, str):
         raise TypeError(
             f"{option}: expected a ws:// or wss:// URL string, got {type(url).__name__}"
         )
-    parts = urllib.parse.urlsplit(url)
-    if parts.scheme not in ("ws", "wss"):
-        raise ValueError(f"{option}: URL scheme must be ws:// or wss://, got {redact_url(url)!r}")
+    if any(c.isspace() or ord(c) < 0x20 for c in url):
+        raise ValueError(f"{option}: URL contains whitespace or control characters")
     try:
+        parts = urllib.parse.urlsplit(url)
         port = parts.port
+        host = parts.hostname
     except ValueError as exc:
-        raise ValueError(f"{option}: invalid port in {redact_url(url)!r}") from exc
-    host = parts.hostname
+        raise ValueError(f"{option}: invalid URL {redact_url(url)!r}: {exc}") from None
+    scheme = parts.scheme.lower()
+    if scheme not in ("ws", "wss"):
+        raise ValueError(f"{option}: URL scheme must be ws:// or wss://, got {redact_url(url)!r}")
     if not host:
         raise ValueError(f"{option}: URL has no host: {redact_url(url)!r}")
-    secure = parts.scheme == "wss"
+    if port == 0:
+        raise ValueError(f"{option}: port 0 is not a port to connect to: {redact_url(url)!r}")
+    secure = scheme == "wss"
     if port is None:
         port = 443 if secure else 80
     resource = parts.path or "/"
@@ -90,10 +96,14 @@ def _seconds(*, allow_zero: bool = True) -> Callable[[Any, attrs.Attribute[Any],
             raise TypeError(
                 f"{attribute.name}: expected a number of seconds, got {type(value).__name__}"
             )
-        if math.isnan(value) or value < 0 or (value == 0 and not allow_zero):
+        try:
+            number = float(value)
+        except OverflowError:
+            raise ValueError(f"{attribute.name}: must be finite, got {value!r}") from None
+        if math.isnan(number) or number < 0 or (number == 0 and not allow_zero):
             bound = ">= 0" if allow_zero else "> 0"
             raise ValueError(f"{attribute.name}: must be {bound} seconds, got {value!r}")
-        if math.isinf(value):
+        if math.isinf(number):
             raise ValueError(f"{attribute.name}: must be finite, got {value!r}")
 
     return check
@@ -233,10 +243,23 @@ def _to_headers(value: Any) -> tuple[tuple[str, str], ...]:
         val = val.decode("latin-1") if isinstance(val, bytes) else val
         if not isinstance(name, str) or not isinstance(val, str):
             raise TypeError(f"headers: names and values must be str, got {pair!r}")
-        if not name or any(c in name for c in ":\r\n ") or any(c in val for c in "\r\n"):
-            raise ValueError(f"headers: invalid header {name!r}")
+        if not name or not all(c in _TOKEN_CHARS for c in name):
+            raise ValueError(f"headers: {name!r} is not a valid header name")
+        if any(c in val for c in "\r\n\x00"):
+            raise ValueError(f"headers: the value of {name!r} contains CR, LF or NUL")
+        try:
+            val.encode("latin-1")
+        except UnicodeEncodeError:
+            raise ValueError(
+                f"headers: the value of {name!r} is not latin-1; percent-encode it"
+            ) from None
         result.append((name, val))
     return tuple(result)
+
+
+_TOKEN_CHARS = frozenset(
+    "!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+)
 
 
 def _to_codes(value: Any) -> frozenset[int]:
@@ -248,6 +271,11 @@ def _to_codes(value: Any) -> frozenset[int]:
     for code in codes:
         if not isinstance(code, int) or isinstance(code, bool) or not 1000 <= code <= 4999:
             raise ValueError(f"fatal_close_codes: {code!r} is not a close code (1000-4999)")
+        if code in (1005, 1006, 1015):
+            raise ValueError(
+                f"fatal_close_codes: {code} never appears in a close frame; "
+                "a lost connection is not a close code"
+            )
     return codes
 
 
@@ -372,9 +400,9 @@ class WSConnectionOptions:
     def __attrs_post_init__(self) -> None:
         if self.allow_insecure_fallback:
             return
-        if self.url.startswith("wss:"):
+        if split_url(self.url)[0]:
             for i, fallback in enumerate(self.fallback_urls):
-                if fallback.startswith("ws:"):
+                if not split_url(fallback)[0]:
                     raise ValueError(
                         f"fallback_urls[{i}]: {redact_url(fallback)!r} downgrades the wss:// "
                         "url to plain ws://; pass allow_insecure_fallback=True to allow it"

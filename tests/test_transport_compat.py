@@ -1,0 +1,309 @@
+"""trio_pterows._transport hooks into trio-websocket internals: check they are still there.
+
+If this file fails after a trio-websocket upgrade, read trio_pterows/_transport.py
+against the new trio_websocket/_impl.py before moving the pin in pyproject.toml.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import inspect
+import re
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+import trio
+import trio.testing
+import trio_websocket
+from trio_websocket import ConnectionClosed, WebSocketConnection
+from wsproto import ConnectionType, WSConnection
+from wsproto.events import (
+    AcceptConnection,
+    BytesMessage,
+    CloseConnection,
+    Event,
+    Ping,
+    Pong,
+    Request,
+    TextMessage,
+)
+
+from trio_pterows._transport import ManagedConnection
+
+PYPROJECT = Path(__file__).resolve().parents[1] / "pyproject.toml"
+EXPECTED_PIN = ">=0.12.2,<0.13"
+
+#: Methods _transport.py calls or overrides; all are coroutine functions.
+ASYNC_METHODS = [
+    "_reader_task",
+    "_handle_message_event",
+    "_handle_pong_event",
+    "_handle_accept_connection_event",
+    "_send",
+    "_abort_web_socket",
+]
+
+
+@pytest.mark.parametrize("name", ASYNC_METHODS)
+def test_private_methods_exist_and_are_async(name: str) -> None:
+    method = getattr(WebSocketConnection, name, None)
+    assert method is not None, f"WebSocketConnection.{name} is gone"
+    assert inspect.iscoroutinefunction(method)
+
+
+@pytest.mark.parametrize(
+    "name", ["_handle_message_event", "_handle_pong_event", "_handle_accept_connection_event"]
+)
+def test_event_handlers_take_one_event(name: str) -> None:
+    params = list(inspect.signature(getattr(WebSocketConnection, name)).parameters)
+    assert params == ["self", "event"]
+
+
+def test_send_takes_one_event() -> None:
+    assert list(inspect.signature(WebSocketConnection._send).parameters) == ["self", "event"]
+
+
+def test_reader_task_takes_no_arguments() -> None:
+    assert list(inspect.signature(WebSocketConnection._reader_task).parameters) == ["self"]
+
+
+def test_reader_dispatches_through_overridable_handlers() -> None:
+    # ManagedConnection's overrides only take effect if the reader looks the handlers up
+    # on self (a handlers table built from bound methods), not on the base class.
+    source = inspect.getsource(WebSocketConnection._reader_task)
+    for name in ("_handle_message_event", "_handle_pong_event", "_handle_accept_connection_event"):
+        assert f"self.{name}" in source
+
+
+def test_constructor_accepts_the_keywords_we_pass() -> None:
+    params = inspect.signature(WebSocketConnection.__init__).parameters
+    assert list(params)[1:3] == ["stream", "ws_connection"]
+    for keyword in (
+        "host",
+        "path",
+        "client_subprotocols",
+        "client_extra_headers",
+        "max_message_size",
+        "receive_buffer_size",
+    ):
+        assert keyword in params
+        assert params[keyword].kind is inspect.Parameter.KEYWORD_ONLY
+
+
+def test_public_helpers_we_use() -> None:
+    reason = trio_websocket.CloseReason(1009, "too big")
+    assert reason.code == 1009
+    assert reason.reason == "too big"
+    error = ConnectionClosed(reason)
+    assert error.reason is reason
+    assert issubclass(trio_websocket.ConnectionRejected, Exception)
+
+
+def _client_pair() -> tuple[WebSocketConnection, trio.abc.Stream]:
+    client_stream, _server_stream = trio.testing.memory_stream_pair()
+    conn = WebSocketConnection(
+        client_stream,
+        WSConnection(ConnectionType.CLIENT),
+        host="example.com",
+        path="/socket",
+        client_subprotocols=["chat"],
+        client_extra_headers=[(b"origin", b"https://example.com")],
+        max_message_size=1234,
+        receive_buffer_size=4096,
+    )
+    return conn, client_stream
+
+
+def test_instance_attributes_have_the_expected_shapes() -> None:
+    conn, stream = _client_pair()
+    assert conn._stream is stream
+    assert isinstance(conn._open_handshake, trio.Event)
+    assert not conn._open_handshake.is_set()
+    assert isinstance(conn._close_handshake, trio.Event)
+    assert conn._message_parts == []
+    assert conn._message_size == 0
+    assert conn._max_message_size == 1234
+    assert isinstance(conn._wsproto, WSConnection)
+    assert conn._wsproto.client
+    assert isinstance(conn._stream_lock, trio.StrictFIFOLock)
+    assert conn._reader_running is True
+    assert conn._close_reason is None
+    assert conn.closed is None
+
+
+# ------------------------------------------------------------ behaviour of hooks
+
+
+class FakeServer:
+    """The server half of a memory stream pair, driven by wsproto by hand."""
+
+    def __init__(self, stream: trio.abc.Stream) -> None:
+        self.stream = stream
+        self.ws = WSConnection(ConnectionType.SERVER)
+        self.pending: list[Event] = []
+
+    async def next_event(self) -> Event:
+        while not self.pending:
+            data = await self.stream.receive_some(65536)
+            assert data, "the client closed the stream"
+            self.ws.receive_data(data)
+            self.pending.extend(self.ws.events())
+        return self.pending.pop(0)
+
+    async def send(self, *events: Event) -> None:
+        await self.stream.send_all(b"".join(self.ws.send(event) for event in events))
+
+
+def _managed(stream: trio.abc.Stream, max_message_size: int = 1024) -> tuple[Any, dict[str, Any]]:
+    seen: dict[str, Any] = {"messages": [], "pongs": [], "interrupted": []}
+    got_message = trio.Event()
+    seen["got_message"] = got_message
+
+    async def on_message(message: str | bytes) -> None:
+        seen["messages"].append(message)
+        got_message.set()
+
+    conn = ManagedConnection(
+        stream,
+        host="example.com",
+        path="/socket?x=1",
+        subprotocols=("chat",),
+        extra_headers=[(b"Origin", b"https://example.com")],
+        max_message_size=max_message_size,
+        receive_buffer_size=4096,
+        on_message=on_message,
+        on_pong=seen["pongs"].append,
+        on_write_interrupted=seen["interrupted"].append,
+    )
+    return conn, seen
+
+
+async def _open(server: FakeServer, conn: ManagedConnection) -> Request:
+    request = await server.next_event()
+    assert isinstance(request, Request)
+    await server.send(AcceptConnection(subprotocol="chat"))
+    await conn.pw_ready.wait()
+    assert conn._open_handshake.is_set()
+    return request
+
+
+async def test_managed_connection_receives_through_its_hooks() -> None:
+    client_stream, server_stream = trio.testing.memory_stream_pair()
+    server = FakeServer(server_stream)
+    conn, seen = _managed(client_stream)
+    with trio.fail_after(5):
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(conn.pw_run_reader)
+            request = await _open(server, conn)
+            assert request.target == "/socket?x=1"
+            assert request.subprotocols == ["chat"]
+            assert (b"origin", b"https://example.com") in [
+                (k.lower(), v) for k, v in request.extra_headers
+            ]
+
+            # A fragmented text message arrives whole, through _handle_message_event.
+            await server.send(TextMessage("hel", message_finished=False), TextMessage("lo"))
+            await seen["got_message"].wait()
+            assert seen["messages"] == ["hello"]
+            seen["got_message"] = trio.Event()
+            await server.send(BytesMessage(b"\x00", message_finished=False), BytesMessage(b"\xff"))
+            while len(seen["messages"]) < 2:
+                await trio.testing.wait_all_tasks_blocked()
+            assert seen["messages"] == ["hello", b"\x00\xff"]
+            assert conn._message_parts == []
+            assert conn._message_size == 0
+
+            # A pong goes through _handle_pong_event; our ping goes out through _send.
+            await conn.pw_send_ping(b"beat-1")
+            ping = await server.next_event()
+            assert isinstance(ping, Ping)
+            assert ping.payload == b"beat-1"
+            await server.send(Pong(payload=b"beat-1"))
+            while not seen["pongs"]:
+                await trio.testing.wait_all_tasks_blocked()
+            assert seen["pongs"] == [b"beat-1"]
+
+            # The peer closes: the client answers, the server drops TCP, the reader stops.
+            await server.send(CloseConnection(code=1000, reason="bye"))
+            answer = await server.next_event()
+            assert isinstance(answer, CloseConnection)
+            assert answer.code == 1000
+            await server_stream.aclose()
+            await conn.pw_reader_done.wait()
+            assert conn.pw_reader_error is None
+            assert conn.closed is not None
+            assert conn.closed.code == 1000
+            assert seen["interrupted"] == []
+            with pytest.raises(ConnectionClosed):
+                await conn.pw_send_ping(b"late")
+            nursery.cancel_scope.cancel()
+
+
+async def test_managed_connection_closes_1009_on_oversized_message() -> None:
+    client_stream, server_stream = trio.testing.memory_stream_pair()
+    server = FakeServer(server_stream)
+    conn, seen = _managed(client_stream, max_message_size=10)
+    with trio.fail_after(5):
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(conn.pw_run_reader)
+            await _open(server, conn)
+            await server.send(TextMessage("x" * 11))
+            close = await server.next_event()
+            assert isinstance(close, CloseConnection)
+            assert close.code == 1009
+            assert conn.closed is not None
+            assert conn.closed.code == 1009
+            # The reader stops once the close handshake completes.
+            await server.send(close.response())
+            await conn.pw_reader_done.wait()
+            assert seen["messages"] == []
+            nursery.cancel_scope.cancel()
+
+
+async def test_get_message_is_refused_on_a_managed_connection() -> None:
+    client_stream, _ = trio.testing.memory_stream_pair()
+    conn, _seen = _managed(client_stream)
+    with pytest.raises(RuntimeError, match="async for"):
+        await conn.get_message()
+
+
+# ----------------------------------------------------------------------- the pin
+
+
+def _pin_from_pyproject() -> str:
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:  # pragma: no cover
+        tomllib = pytest.importorskip("tomli")
+    if not PYPROJECT.is_file():  # pragma: no cover - running from an installed sdist
+        pytest.skip("pyproject.toml is not next to the tests")
+    data = tomllib.loads(PYPROJECT.read_text(encoding="utf-8"))
+    for requirement in data["project"]["dependencies"]:
+        match = re.fullmatch(r"trio-websocket\s*(?P<spec>[^;]*)", requirement.strip())
+        if match:
+            return match["spec"].replace(" ", "")
+    raise AssertionError("trio-websocket is not a dependency in pyproject.toml")
+
+
+def _version_tuple(version: str) -> tuple[int, ...]:
+    match = re.match(r"^(\d+(?:\.\d+)*)", version)
+    assert match is not None, version
+    return tuple(int(part) for part in match.group(1).split("."))
+
+
+def test_pin_in_pyproject_is_the_expected_one() -> None:
+    assert _pin_from_pyproject() == EXPECTED_PIN
+
+
+def test_installed_trio_websocket_satisfies_the_pin() -> None:
+    installed = importlib.metadata.version("trio-websocket")
+    try:
+        from packaging.specifiers import SpecifierSet
+    except ImportError:  # pragma: no cover
+        version = _version_tuple(installed)
+        assert (0, 12, 2) <= version < (0, 13)
+    else:
+        assert installed in SpecifierSet(_pin_from_pyproject())
+        assert installed in SpecifierSet(EXPECTED_PIN)
