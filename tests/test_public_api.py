@@ -6,8 +6,8 @@ import ast
 import importlib
 import importlib.resources
 import inspect
-import typing
 import re
+import typing
 from pathlib import Path
 
 import attrs

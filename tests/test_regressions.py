@@ -42,20 +42,20 @@ def test_downgrade_check_ignores_case(url: str, fallback: str) -> None:
 
 @pytest.mark.parametrize("url", [" wss://example.test/", "ws://exa mple.test/", "ws://h/\x00"])
 def test_whitespace_and_control_characters_are_refused(url: str) -> None:
-    with pytest.raises(ValueError, match="^url: "):
+    with pytest.raises(ValueError, match=r"^url: "):
         pw.WSConnectionOptions(url=url)
 
 
 @pytest.mark.parametrize("url", ["ws://[::1/", "ws://h:99999/", "ws://h:0/"])
 def test_invalid_urls_name_the_option(url: str) -> None:
-    with pytest.raises(ValueError, match="^url: "):
+    with pytest.raises(ValueError, match=r"^url: "):
         pw.WSConnectionOptions(url=url)
     with pytest.raises(ValueError, match=r"^fallback_urls\[0\]: "):
         pw.WSConnectionOptions(url="ws://ok.test/", fallback_urls=[url])
 
 
 def test_huge_numbers_are_a_value_error_naming_the_option() -> None:
-    with pytest.raises(ValueError, match="^reconnect_interval: "):
+    with pytest.raises(ValueError, match=r"^reconnect_interval: "):
         pw.WSConnectionOptions(url="ws://h/", reconnect_interval=10**400)
 
 
@@ -69,7 +69,7 @@ def test_codes_that_never_appear_in_a_close_frame_are_refused(code: int) -> None
     "headers", [{"X(": "1"}, {"X": "a\x00b"}, {"X": "\u20ac"}, {"Bad Name": "1"}]
 )
 def test_headers_that_cannot_be_sent_fail_early(headers: dict[str, str]) -> None:
-    with pytest.raises(ValueError, match="^headers: "):
+    with pytest.raises(ValueError, match=r"^headers: "):
         pw.WSConnectionOptions(url="ws://h/", headers=headers)
 
 
