@@ -131,10 +131,13 @@ async def test_body_exception_is_not_wrapped_in_a_group(make_ws: MakeWS) -> None
     class Boom(Exception):
         pass
 
-    with trio.fail_after(5), pytest.raises(Boom):
+    async def body() -> None:
         async with make_ws() as ws:
             await ws.connect()
             raise Boom
+
+    with trio.fail_after(5), pytest.raises(Boom):
+        await body()
 
 
 async def test_no_task_outlives_the_block(make_ws: MakeWS) -> None:
@@ -285,15 +288,14 @@ async def test_dispatch_event_passes_any_object_unchanged(make_ws: MakeWS) -> No
 
 async def test_subscribe_is_bounded_and_counts_misses(make_ws: MakeWS) -> None:
     with trio.fail_after(5):
-        async with make_ws() as ws:
-            async with ws.subscribe("message", max_buffer_size=2) as events:
-                await ws.connect()
-                for i in range(5):
-                    await ws.send(str(i))
-                for i in range(5):
-                    assert await ws.receive() == str(i)  # the stream is not affected
-                assert [(await events.receive()).data for _ in range(2)] == ["0", "1"]
-                assert events.missed == 3
+        async with make_ws() as ws, ws.subscribe("message", max_buffer_size=2) as events:
+            await ws.connect()
+            for i in range(5):
+                await ws.send(str(i))
+            for i in range(5):
+                assert await ws.receive() == str(i)  # the stream is not affected
+            assert [(await events.receive()).data for _ in range(2)] == ["0", "1"]
+            assert events.missed == 3
     with pytest.raises(ValueError, match="max_buffer_size"):
         ws.subscribe(max_buffer_size=0)
 
@@ -302,15 +304,17 @@ async def test_subscription_ends_when_the_manager_closes(make_ws: MakeWS) -> Non
     received: list[str] = []
     with trio.fail_after(5):
         async with make_ws() as ws, trio.open_nursery() as nursery:
-            async with ws.subscribe("open", "close") as events:
+            events = ws.subscribe("open", "close")
 
-                async def consume() -> None:
+            async def consume() -> None:
+                async with events:
                     async for event in events:
                         received.append(event.type)
 
-                nursery.start_soon(consume)
-                await ws.connect()
-                await ws.aclose()
+            nursery.start_soon(consume)
+            await trio.testing.wait_all_tasks_blocked()
+            await ws.connect()
+            await ws.aclose()
     assert received == ["open", "close"]
 
 

@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 import trio
+import trio.lowlevel
 import trio.testing
 
 import trio_pterows as pw
@@ -294,7 +295,7 @@ async def test_manual_reconnect_keeps_one_socket(
         nonlocal peak
         while True:
             peak = max(peak, memory_server.live)
-            await trio.sleep(0)
+            await trio.lowlevel.checkpoint()
 
     with trio.fail_after(10):
         async with make_ws(auto_reconnect=True) as ws, trio.open_nursery() as nursery:

@@ -22,7 +22,8 @@ async def websockets_port() -> AsyncIterator[int]:
     process = await trio.lowlevel.open_process(
         [sys.executable, str(SERVER)], stdin=subprocess.PIPE, stdout=subprocess.PIPE
     )
-    assert process.stdout is not None and process.stdin is not None
+    assert process.stdout is not None
+    assert process.stdin is not None
     try:
         with trio.fail_after(20):
             line = b""

@@ -1052,7 +1052,7 @@ class AdvancedWebSocket:
 
     # --------------------------------------------------------------------- send
 
-    async def send(self, data: Any) -> None:
+    async def send(self, data: Any, *, urgent: bool = False) -> None:
         """Send a message: ``on_before_send`` → outgoing interceptors → JSON
         (``auto_json``, for anything but str/bytes) → socket → ``on_after_send``.
 
@@ -1061,6 +1061,10 @@ class AdvancedWebSocket:
         :class:`NotConnected` is raised. :class:`QueueFull` when the queue is full
         and the policy is ``"reject"``. A hook's or the encoder's exception reaches
         the caller (TypeError for an object JSON cannot encode).
+
+        ``urgent=True`` writes now, ahead of anything queued, or raises
+        :class:`NotConnected` (for control frames such as re-authentication on a
+        live socket; ``on_connect`` sends are urgent by nature).
 
         Cancellation: cancelled before the frame is written, nothing is sent (and
         nothing queued). A write cancelled half-way leaves a partial frame on the
@@ -1071,8 +1075,10 @@ class AdvancedWebSocket:
         conn = self._conn
         if conn is None and _ON_CONNECT.get() is self and self._live is not None:
             conn = self._live.conn  # on_connect: straight to the new connection
-        elif conn is not None and self._queue and _ON_CONNECT.get() is not self:
+        elif conn is not None and self._queue and not urgent and _ON_CONNECT.get() is not self:
             conn = None  # older messages are still queued: keep the order
+        if conn is None and urgent:
+            raise NotConnected(f"not connected (state {self._state.value}): urgent send refused")
         if conn is None:
             if not self._options.queue_messages:
                 raise NotConnected(
@@ -1094,7 +1100,7 @@ class AdvancedWebSocket:
         try:
             await conn.send_message(frame)
         except ConnectionClosed as exc:
-            if self._options.queue_messages:
+            if self._options.queue_messages and not urgent:
                 item = QueueItem(data)
                 item.prepared, item.frame, item.data = True, frame, final
                 self._queue.put_front(item)
@@ -1193,6 +1199,8 @@ class AdvancedWebSocket:
         message: Any,
         predicate: Callable[[Any], object],
         timeout: float = 5.0,  # noqa: ASYNC109 - the seed's signature
+        *,
+        urgent: bool = False,
     ) -> Any:
         """Send ``message`` and return the first incoming message for which
         ``predicate(message)`` is true.
@@ -1209,7 +1217,7 @@ class AdvancedWebSocket:
         self._waiters.append(waiter)
         try:
             with trio.move_on_after(timeout) as cancel:
-                await self.send(message)
+                await self.send(message, urgent=urgent)
                 await waiter.event.wait()
             if cancel.cancelled_caught and not waiter.event.is_set():
                 raise ResponseTimeout(f"no matching response within {timeout}s")

@@ -2,7 +2,22 @@
 
 from __future__ import annotations
 
+from ._chaos import ChaosProxy as ChaosProxy
+from ._fakewings import FakeWings as FakeWings
+from ._fakewings import NodeConnection as NodeConnection
+from ._fakewings import PanelRequest as PanelRequest
 from ._memory import MemoryWebSocketServer as MemoryWebSocketServer
 from ._memory import echo_handler as echo_handler
+from ._servers import TestServer as TestServer
+from ._servers import serve_echo as serve_echo
 
-__all__ = ["MemoryWebSocketServer", "echo_handler"]
+__all__ = [
+    "ChaosProxy",
+    "FakeWings",
+    "MemoryWebSocketServer",
+    "NodeConnection",
+    "PanelRequest",
+    "TestServer",
+    "echo_handler",
+    "serve_echo",
+]
