@@ -172,6 +172,7 @@ async def test_a_dropped_socket_reconnects_with_a_fresh_token(
             await next_of(console, AuthSuccess)
             fake.drop_all()
             await next_of(console, AuthSuccess)  # re-authenticated on the new socket
+            await console.ws.connect()  # returns once that connection is open
             assert console.ws.get_metrics().connections == 2
     assert fake.tokens_issued == 2
     assert fake.auth_successes == 2

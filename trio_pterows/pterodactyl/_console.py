@@ -18,6 +18,7 @@ It is an :class:`~trio_pterows.AdvancedWebSocket` wired for Wings:
 from __future__ import annotations
 
 import logging
+import math
 from types import TracebackType
 from typing import Any
 
@@ -26,7 +27,7 @@ import trio
 
 from .._connection import AdvancedWebSocket
 from .._events import DROP, CloseEvent
-from .._exceptions import NotConnected, PterowsError
+from .._exceptions import NotConnected, PterowsError, ResponseTimeout
 from .._options import WSConnectionOptions, _to_headers
 from .._transport import StreamOpener
 from ._exceptions import ConsoleClosed, PanelAPIError
@@ -53,6 +54,7 @@ from ._protocol import (
     jwt_error_kind,
     parse_client_frame,
     parse_frame,
+    token_lifetime,
 )
 
 __all__ = ["Console", "open_console"]
@@ -74,6 +76,8 @@ CONSOLE_DEFAULTS: dict[str, Any] = {
 }
 #: Options the console sets itself.
 _RESERVED = frozenset({"url", "url_provider", "on_connect", "auto_json"})
+#: Refresh this long before the token's own expiry (capped at a quarter of its life).
+REFRESH_AHEAD = 60.0
 #: How long to hold every frame after the node said ``throttled``.
 _THROTTLE_BACKOFF = {"global": 1.0, AUTH: 5.0, SEND_LOGS: 5.0}
 
@@ -120,6 +124,9 @@ class Console:
         else:
             self.rate_limiter = RateLimiter(enabled=bool(rate_limit))
         self._token: str | None = None
+        self._refresh_at = math.inf  # trio time at which to refresh proactively
+        self._expires_at = math.inf  # trio time at which the token expires
+        self._refreshing = False
         #: The most recent ``status`` the node reported, or None.
         self.status: str | None = None
         #: The most recent :class:`Stats`, or None.
@@ -129,7 +136,8 @@ class Console:
         self._final: PterowsError | None = None
         self._token_valid = trio.Event()
         self._token_valid.set()
-        self._refresh_wanted = trio.Event()
+        self._refresh_requested = False
+        self._wake_refresher = trio.Event()
         self._close_wanted = trio.Event()
         self._nursery_manager: Any = None
         self._nursery: trio.Nursery | None = None
@@ -230,8 +238,18 @@ class Console:
         credentials = await fetch_credentials(
             self._http, self.panel_url, self._api_key, self.server_id
         )
-        self._token = credentials.token
+        self._adopt(credentials)
         return credentials.socket_url
+
+    def _adopt(self, credentials: Credentials) -> None:
+        self._token = credentials.token
+        lifetime = token_lifetime(credentials.token)
+        if lifetime is None:  # rely on the node's `token expiring`
+            self._refresh_at = self._expires_at = math.inf
+        else:
+            self._expires_at = trio.current_time() + lifetime
+            self._refresh_at = self._expires_at - min(REFRESH_AHEAD, lifetime / 4)
+        self._wake_refresher.set()  # the deadline moved
 
     async def _authenticate(self, ws: AdvancedWebSocket) -> None:
         token = self._token
@@ -278,18 +296,16 @@ class Console:
         elif isinstance(event, AuthSuccess):
             self._token_valid.set()
         elif isinstance(event, TokenExpiring):
-            self._refresh_wanted.set()
+            self._want_refresh(expired=False)
         elif isinstance(event, TokenExpired):
-            self._token_valid = _cleared(self._token_valid)
-            self._refresh_wanted.set()
+            self._want_refresh(expired=True)
         elif isinstance(event, JwtError):
             kind = jwt_error_kind(event.text)
             if kind == "fatal":
                 if self.ws.is_connected:  # during auth, _authenticate decides
                     self._end(ConsoleClosed(None, event.text))
             else:
-                self._token_valid = _cleared(self._token_valid)
-                self._refresh_wanted.set()
+                self._want_refresh(expired=True)
         elif isinstance(event, Deleted):
             self._end(ConsoleClosed(None, "server deleted"))
         elif isinstance(event, Throttled):
@@ -297,6 +313,16 @@ class Console:
             self.rate_limiter.backoff(trio.current_time(), seconds)
             _log.warning("the node throttled %r: holding frames for %.1fs", event.event, seconds)
         return event
+
+    def _want_refresh(self, *, expired: bool) -> None:
+        # Replies are ordered per socket: while our new `auth` is in flight, expiry
+        # notices are about the old token, and the refresh under way answers them.
+        if self._refreshing:
+            return
+        if expired:
+            self._token_valid = _cleared(self._token_valid)
+        self._refresh_requested = True
+        self._wake_refresher.set()
 
     def _end(self, error: PterowsError) -> None:
         if self._final is None:
@@ -310,11 +336,20 @@ class Console:
             await self.ws.close(1000, "console session ended")
 
     async def _refresher(self) -> None:
+        """Refresh the token when asked (node notices) or when it is due (its lifetime)."""
         while True:
-            await self._refresh_wanted.wait()
-            self._refresh_wanted = trio.Event()
+            wake = self._wake_refresher
+            with trio.move_on_at(self._refresh_at):
+                await wake.wait()
+            if wake.is_set():
+                self._wake_refresher = trio.Event()
+            if not (self._refresh_requested or trio.current_time() >= self._refresh_at):
+                continue  # a new token moved the deadline
+            self._refresh_requested = False
             if not self.ws.is_connected:
-                continue  # the next connect fetches a fresh token anyway
+                self._refresh_at = math.inf  # the next connect fetches a fresh token
+                continue
+            self._refreshing = True
             try:
                 await self._refresh_once()
             except PanelAPIError as exc:
@@ -323,25 +358,28 @@ class Console:
                     return
                 _log.warning("token refresh failed, retrying in 5s: %s", exc)
                 await trio.sleep(5)
-                self._refresh_wanted.set()
-            except NotConnected:
-                continue
+                self._refresh_requested = True
+            except (NotConnected, ResponseTimeout):
+                continue  # a reconnect authenticates afresh, or the next notice retries
+            finally:
+                self._refreshing = False
 
     async def _refresh_once(self) -> None:
         assert self._http is not None
         credentials: Credentials = await fetch_credentials(
             self._http, self.panel_url, self._api_key, self.server_id
         )
-        self._token = credentials.token
-        reply = await self.ws.send_and_wait_response(
+        self._adopt(credentials)
+        # Only `auth success` answers: a jwt error arriving meanwhile may be about a
+        # frame sent with the old token. A refused token times out and is retried.
+        await self.ws.send_and_wait_response(
             encode_frame(AUTH, credentials.token),
-            lambda event: isinstance(event, (AuthSuccess, JwtError)),
+            lambda event: isinstance(event, AuthSuccess),
             timeout=self.ws.options.connection_timeout,
             urgent=True,  # frames queued behind may be waiting for this very token
         )
-        if isinstance(reply, AuthSuccess):
-            self.token_refreshes += 1
-            _log.info("token refreshed on the live socket")
+        self.token_refreshes += 1
+        _log.info("token refreshed on the live socket")
 
     # --------------------------------------------------------------------- send
 
@@ -355,6 +393,8 @@ class Console:
             if frame is DROP:
                 return frame
         if event != AUTH:
+            if trio.current_time() >= self._expires_at - 1.0:
+                self._want_refresh(expired=True)  # we know it is (about to be) expired
             # While the token is known to be expired, frames wait for the new one.
             await self._token_valid.wait()
         limiter = self.rate_limiter

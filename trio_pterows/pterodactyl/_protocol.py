@@ -15,6 +15,7 @@ client can pace itself instead of being ``throttled``.
 
 from __future__ import annotations
 
+import base64
 import json
 import math
 from collections.abc import Callable, Iterable, Mapping
@@ -71,6 +72,7 @@ __all__ = [
     "jwt_error_kind",
     "parse_client_frame",
     "parse_frame",
+    "token_lifetime",
 ]
 
 # --------------------------------------------------------------------------- constants
@@ -564,6 +566,22 @@ def jwt_error_kind(text: str) -> JwtErrorKind:
     if JWT_DENYLISTED_TEXT in lowered:
         return "denylisted"
     return "fatal"
+
+
+def token_lifetime(token: str) -> float | None:
+    """Seconds between the JWT's ``iat`` and ``exp`` claims, or None if unreadable.
+
+    The signature is not checked (only the node can); the lifetime lets a client
+    refresh ahead of expiry without reading a wall clock. Never raises.
+    """
+    try:
+        payload = token.split(".")[1]
+        padded = payload + "=" * (-len(payload) % 4)
+        claims = json.loads(base64.urlsafe_b64decode(padded))
+        lifetime = float(claims["exp"]) - float(claims["iat"])
+    except (ValueError, TypeError, KeyError, IndexError, AttributeError):
+        return None
+    return lifetime if math.isfinite(lifetime) and lifetime > 0 else None
 
 
 def is_final_close(code: int | None, reason: str | None = None) -> bool:
