@@ -10,12 +10,15 @@ from unittest import mock
 
 import pytest
 import trio
+import trio.testing
+import trio_websocket
 
 import trio_pterows as pw
 from trio_pterows import _codec
 from trio_pterows._events import is_async_callable
 from trio_pterows._metrics import LatencyStats
 from trio_pterows._options import split_url
+from trio_pterows.testing import MemoryWebSocketServer
 
 
 async def test_uppercase_wss_still_uses_tls(echo_url: str) -> None:
@@ -114,3 +117,114 @@ def test_connection_failed_pickles_and_copies() -> None:
 def test_codec_rejects_non_json_constants(text: str) -> None:
     with pytest.raises(ValueError):  # noqa: PT011 - either backend's message
         _codec.loads(text)
+
+
+async def test_error_reports_for_dropped_async_events_do_not_recurse(
+    memory_server: MemoryWebSocketServer,
+) -> None:
+    # An async "error" listener plus a full dispatcher channel used to recurse until
+    # a RecursionError killed the reader task.
+    async def slow_error_listener(event: object) -> None:
+        await trio.sleep_forever()
+
+    async def slow_message_listener(event: object) -> None:
+        await trio.sleep_forever()
+
+    with trio.fail_after(5):
+        async with pw.AdvancedWebSocket(
+            url="ws://memory.test/",
+            heartbeat_interval=None,
+            incoming_queue_limit=1,
+            stream_opener=memory_server.open_stream,
+        ) as ws:
+            ws.add_event_listener("error", slow_error_listener)
+            ws.add_event_listener("message", slow_message_listener)
+            await ws.connect()
+            for i in range(200):
+                await ws.send(str(i))
+            while ws.get_metrics().messages_received < 200:
+                await trio.sleep(0.001)
+            assert ws.is_connected
+            assert ws.get_metrics().dropped > 0
+
+
+async def test_a_cancelled_send_queues_nothing(memory_server: MemoryWebSocketServer) -> None:
+    async with pw.AdvancedWebSocket(
+        url="ws://memory.test/", queue_messages=True, stream_opener=memory_server.open_stream
+    ) as ws:
+        with trio.CancelScope() as scope:
+            scope.cancel()
+            await ws.send("x")
+        assert ws.get_metrics().queued == 0
+
+
+async def test_waiters_fail_at_once_when_the_link_drops_during_on_connect(
+    autojump_clock: trio.testing.MockClock, memory_server: MemoryWebSocketServer
+) -> None:
+    async def hang_up(conn: trio_websocket.WebSocketConnection) -> None:
+        await conn.get_message()
+        await trio.sleep(1)
+        raise trio_websocket.ConnectionClosed(None)  # type: ignore[arg-type]
+
+    memory_server.handler = hang_up
+    outcome: list[BaseException] = []
+
+    async def on_connect(ws: pw.AdvancedWebSocket) -> None:
+        try:
+            await ws.send_and_wait_response("auth", lambda m: False, timeout=60)
+        except pw.PterowsError as exc:
+            outcome.append(exc)
+            raise
+
+    async with pw.AdvancedWebSocket(
+        url="ws://memory.test/", on_connect=on_connect, stream_opener=memory_server.open_stream
+    ) as ws:
+        start = trio.current_time()
+        with pytest.raises(pw.ConnectionFailed):
+            await ws.connect()
+        assert trio.current_time() - start < 2
+    assert isinstance(outcome[0], pw.ConnectionLost)
+
+
+async def test_fatal_close_codes_apply_during_on_connect(
+    autojump_clock: trio.testing.MockClock, memory_server: MemoryWebSocketServer
+) -> None:
+    async def suspend(conn: trio_websocket.WebSocketConnection) -> None:
+        await conn.get_message()
+        await conn.aclose(4409, "suspended")
+
+    memory_server.handler = suspend
+
+    async def on_connect(ws: pw.AdvancedWebSocket) -> None:
+        await ws.send_and_wait_response("auth", lambda m: False, timeout=60)
+
+    async with pw.AdvancedWebSocket(
+        url="ws://memory.test/",
+        on_connect=on_connect,
+        auto_reconnect=True,
+        fatal_close_codes={4409},
+        stream_opener=memory_server.open_stream,
+    ) as ws:
+        with pytest.raises(pw.ConnectionFailed):
+            await ws.connect()
+    assert memory_server.accepted == 1  # not retried
+
+
+async def test_state_is_closed_right_after_a_cancelled_connect(
+    memory_server: MemoryWebSocketServer,
+) -> None:
+    memory_server.handshake_delay = 10
+    async with pw.AdvancedWebSocket(
+        url="ws://memory.test/", stream_opener=memory_server.open_stream
+    ) as ws:
+        with trio.move_on_after(0.01):
+            await ws.connect()
+        assert ws.state is pw.ConnectionState.CLOSED
+
+
+async def test_metrics_url_is_redacted(memory_server: MemoryWebSocketServer) -> None:
+    async with pw.AdvancedWebSocket(
+        url="ws://memory.test/?token=SECRET", stream_opener=memory_server.open_stream
+    ) as ws:
+        await ws.connect()
+        assert ws.get_metrics().current_url == "ws://memory.test/?***"

@@ -345,7 +345,7 @@ class AdvancedWebSocket:
             messages_received=self._received,
             last_latency=self._latency.last,
             reconnect_attempts=self._retry_counter(now),
-            current_url=self._current_url,
+            current_url=redact_url(self._current_url) if self._current_url else None,
             latency=self._latency.stats(),
             queued=len(self._queue),
             dropped=self._dropped_in + self._queue.dropped + self._hub.dropped,
@@ -370,7 +370,9 @@ class AdvancedWebSocket:
         """Change options, validated like the constructor (ValueError/TypeError).
 
         Connection settings (url, fallback_urls, headers, ...) apply from the next
-        connection attempt; heartbeat settings, hooks and interceptors at once.
+        connection attempt; heartbeat settings, hooks, interceptors and the outgoing
+        queue's bound and policy at once; ``incoming_queue_limit`` from the next
+        connect cycle after a close.
         """
         options = self._options.evolve(**changes)
         self._options = options
@@ -438,7 +440,9 @@ class AdvancedWebSocket:
     def _report(self, exc: BaseException, context: str) -> None:
         """Log an error that did not end the connection and emit it as ``error``."""
         self._log.warning("%s error: %s: %s", context, type(exc).__name__, exc, exc=exc)
-        if context != "error-listener" and self._hub.wants("error"):
+        # A failing error listener, or an error event the dispatcher had no room for,
+        # is logged only: reporting it as another error event could recurse.
+        if context not in ("error-listener", "dispatch") and self._hub.wants("error"):
             self._hub.emit(
                 "error",
                 ErrorEvent(type="error", timestamp=trio.current_time(), error=exc, context=context),
@@ -459,11 +463,11 @@ class AdvancedWebSocket:
         reconnect cycle only stops waiting.
         """
         self._require_running()
+        await self._wait_for_ending_supervisor()
         conn = self._conn
         if conn is not None and conn.closed is None and self._state is ConnectionState.OPEN:
             await trio.lowlevel.checkpoint()
             return conn
-        await self._wait_for_ending_supervisor()
         started = self._start_supervisor()
         outcome = self._outcome
         try:
@@ -471,6 +475,8 @@ class AdvancedWebSocket:
         except trio.Cancelled:
             if started and not outcome.event.is_set() and self._sup_scope is not None:
                 self._sup_scope.cancel()
+                if self._live is None:
+                    self._state = ConnectionState.CLOSED
             raise
         return outcome.unwrap()
 
@@ -540,6 +546,8 @@ class AdvancedWebSocket:
             self._close_request is not None or (scope is not None and scope.cancel_called)
         ):
             await self._sup_done.wait()
+        else:
+            await trio.lowlevel.checkpoint_if_cancelled()
 
     def _start_supervisor(self) -> bool:
         if self._supervising:
@@ -686,9 +694,7 @@ class AdvancedWebSocket:
                 return opened_at, close_event, None
             assert error is not None
             attempts.append((redact_url(url), error))
-            self._log.warning(
-                "connecting to %s failed: %s: %s", redact_url(url), type(error).__name__, error
-            )
+            self._report(error, "connect")
             if _is_fatal_connect_error(error):
                 return None, None, error
         return None, None, None
@@ -763,6 +769,7 @@ class AdvancedWebSocket:
                     on_message=self._on_frame,
                     on_pong=self._on_protocol_pong,
                     on_write_interrupted=self._on_write_interrupted,
+                    on_reader_done=self._on_reader_done,
                 )
         except trio.TooSlowError:
             return TimeoutError(
@@ -779,12 +786,26 @@ class AdvancedWebSocket:
                 await options.on_connect(self)
             except Exception as exc:
                 self._log.warning("on_connect failed: %s: %s", type(exc).__name__, exc)
-                return exc, live
+                return self._fatal_close_error(conn) or exc, live
             finally:
                 _ON_CONNECT.reset(token)
             if conn.pw_reader_done.is_set():
-                return self._lost_error(conn, "during on_connect"), live
+                return self._fatal_close_error(conn) or self._lost_error(
+                    conn, "during on_connect"
+                ), live
         return None, live
+
+    def _fatal_close_error(self, conn: ManagedConnection) -> ConnectionLost | None:
+        """A peer close with one of ``fatal_close_codes`` while setting up: stop."""
+        reason = conn.closed
+        if reason is None or reason.code not in self._options.fatal_close_codes:
+            return None
+        error = ConnectionLost(
+            f"the peer closed with fatal code {reason.code} {reason.reason or ''}".strip()
+        )
+        error.fatal = True
+        error.code, error.reason = reason.code, reason.reason or ""  # type: ignore[attr-defined]
+        return error
 
     def _lost_error(self, conn: ManagedConnection, when: str) -> BaseException:
         reason = conn.closed
@@ -987,6 +1008,17 @@ class AdvancedWebSocket:
             self._ping_payload = None
             self._on_pong()
 
+    def _on_reader_done(self, conn: ManagedConnection) -> None:
+        # The connection can carry no more replies: fail waiting calls at once
+        # (also while on_connect runs, before the connection ever opened).
+        live = self._live
+        if live is not None and live.conn is conn:
+            reason = conn.closed
+            text = f"{reason.code} {reason.reason or ''}".strip() if reason else "lost"
+            for waiter in self._waiters:
+                if waiter.armed:
+                    waiter.fail(ConnectionLost(f"the connection closed ({text})"))
+
     def _on_write_interrupted(self, conn: ManagedConnection) -> None:
         live = self._live
         if live is not None and live.conn is conn and conn.closed is None:
@@ -1084,9 +1116,10 @@ class AdvancedWebSocket:
                 raise NotConnected(
                     f"not connected (state {self._state.value}) and queue_messages is off"
                 )
+            await trio.lowlevel.checkpoint_if_cancelled()
             self._queue.put(data)
             self._wake_flusher()
-            await trio.lowlevel.checkpoint()
+            await trio.lowlevel.cancel_shielded_checkpoint()
             return
         if self._send_plain and (data.__class__ is str or data.__class__ is bytes):
             frame: str | bytes = data

@@ -124,7 +124,8 @@ class ErrorEvent(Event):
     """Something went wrong that did not (by itself) end the connection."""
 
     error: BaseException
-    #: Where: "listener", "incoming_interceptor", "flush", "heartbeat", "connect", ...
+    #: Where: "connect" (a failed attempt), "listener", "incoming_interceptor",
+    #: "incoming_overflow", "flush", "on_after_send", "on_before_reconnect", "heartbeat".
     context: str
 
 

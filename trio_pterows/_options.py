@@ -327,7 +327,7 @@ class WSConnectionOptions:
         converter=_heartbeat_interval,
         validator=_optional_positive_seconds,
     )
-    #: The text (or, with ``auto_json``, object) sent as a ping in "message" mode.
+    #: What a "message"-mode ping sends: str/bytes as is, anything else as JSON.
     heartbeat_message: Any = attrs.field(default="ping", validator=_heartbeat_payload)
     #: The (decoded, intercepted) message that answers a ping in "message" mode.
     expected_pong_message: Any = attrs.field(default="pong", validator=_heartbeat_payload)

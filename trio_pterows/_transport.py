@@ -51,6 +51,7 @@ class ManagedConnection(WebSocketConnection):
         on_message: Callable[[str | bytes], Awaitable[None]],
         on_pong: Callable[[bytes], None],
         on_write_interrupted: Callable[[ManagedConnection], None],
+        on_reader_done: Callable[[ManagedConnection], None] | None = None,
     ) -> None:
         super().__init__(
             stream,
@@ -65,6 +66,7 @@ class ManagedConnection(WebSocketConnection):
         self._pw_on_message = on_message
         self._pw_on_pong = on_pong
         self._pw_on_write_interrupted = on_write_interrupted
+        self._pw_on_reader_done = on_reader_done
         #: Set when the handshake completed or the reader stopped, whichever is first.
         self.pw_ready = trio.Event()
         #: Set when the reader task has finished.
@@ -95,6 +97,8 @@ class ManagedConnection(WebSocketConnection):
         finally:
             self.pw_ready.set()
             self.pw_reader_done.set()
+            if self._pw_on_reader_done is not None:
+                self._pw_on_reader_done(self)
 
     async def pw_send_ping(self, payload: bytes) -> None:
         """Send an RFC 6455 ping frame without waiting for its pong."""
@@ -184,6 +188,7 @@ async def open_connection(
     on_message: Callable[[str | bytes], Awaitable[None]],
     on_pong: Callable[[bytes], None],
     on_write_interrupted: Callable[[ManagedConnection], None],
+    on_reader_done: Callable[[ManagedConnection], None] | None = None,
 ) -> ManagedConnection:
     """Open the stream, run the handshake, return the open connection.
 
@@ -210,6 +215,7 @@ async def open_connection(
             on_message=on_message,
             on_pong=on_pong,
             on_write_interrupted=on_write_interrupted,
+            on_reader_done=on_reader_done,
         )
         nursery.start_soon(conn.pw_run_reader)
         await conn.pw_ready.wait()

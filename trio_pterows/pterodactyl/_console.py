@@ -27,7 +27,7 @@ import trio
 
 from .._connection import AdvancedWebSocket
 from .._events import DROP, CloseEvent
-from .._exceptions import NotConnected, PterowsError, ResponseTimeout
+from .._exceptions import ConnectionLost, NotConnected, PterowsError, ResponseTimeout
 from .._options import WSConnectionOptions, _to_headers
 from .._transport import StreamOpener
 from ._exceptions import ConsoleClosed, PanelAPIError
@@ -255,11 +255,19 @@ class Console:
         token = self._token
         if token is None:  # pragma: no cover - url_provider always runs first
             raise RuntimeError("no token to authenticate with")
-        reply = await ws.send_and_wait_response(
-            encode_frame(AUTH, token),
-            lambda event: isinstance(event, (AuthSuccess, JwtError)),
-            timeout=ws.options.connection_timeout,
-        )
+        try:
+            reply = await ws.send_and_wait_response(
+                encode_frame(AUTH, token),
+                lambda event: isinstance(event, (AuthSuccess, JwtError)),
+                timeout=ws.options.connection_timeout,
+            )
+        except ConnectionLost:
+            live = ws._live
+            closed = live.conn.closed if live is not None else None
+            if closed is not None and is_final_close(closed.code, closed.reason):
+                self._final = ConsoleClosed(closed.code, closed.reason or "")
+                raise self._final from None
+            raise
         if isinstance(reply, JwtError):
             if jwt_error_kind(reply.text) == "fatal":
                 self._final = ConsoleClosed(None, reply.text)

@@ -118,7 +118,7 @@ class MemoryWebSocketServer:
         self.attempts += 1
         await trio.lowlevel.checkpoint()
         if self.refuse == 0:
-            raise ConnectionRefusedError(f"memory server refused the connection to {url}")
+            raise ConnectionRefusedError("memory server refused the connection")
         client, server = trio.testing.memory_stream_pair()
         self._nursery.start_soon(self._serve, _Valve(server, self))
         return client
