@@ -12,6 +12,7 @@ import pytest
 import trio
 import trio.testing
 import trio_websocket
+from wsproto.events import TextMessage
 
 import trio_pterows as pw
 from trio_pterows import _codec
@@ -228,3 +229,31 @@ async def test_metrics_url_is_redacted(memory_server: MemoryWebSocketServer) -> 
     ) as ws:
         await ws.connect()
         assert ws.get_metrics().current_url == "ws://memory.test/?***"
+
+
+async def test_a_burst_reaches_an_iterating_consumer_with_default_options(
+    memory_server: MemoryWebSocketServer,
+) -> None:
+    # The reader parses a whole socket read before the consumer runs; with the
+    # default drop-oldest buffer a fast burst used to lose almost everything.
+    count = 5000
+
+    async def flood(conn: trio_websocket.WebSocketConnection) -> None:
+        await conn.get_message()
+        # One write holding every frame, as a fast peer's data arrives in big reads.
+        blob = b"".join(conn._wsproto.send(TextMessage(data=str(i))) for i in range(count))
+        await conn._stream.send_all(blob)
+        await trio.sleep_forever()
+
+    memory_server.handler = flood
+    with trio.fail_after(20):
+        async with pw.AdvancedWebSocket(
+            url="ws://memory.test/",
+            heartbeat_interval=None,
+            stream_opener=memory_server.open_stream,
+        ) as ws:
+            await ws.connect()
+            await ws.send("go")
+            got = [await ws.receive() for _ in range(count)]
+            assert got == [str(i) for i in range(count)]
+            assert ws.get_metrics().dropped == 0

@@ -38,6 +38,7 @@ from ._exceptions import ConnectionFailed, PterowsError
 from ._metrics import LatencyStats
 from ._options import WSConnectionOptions, redact_url
 from .pterodactyl import (
+    AuthSuccess,
     BackupCompleted,
     BackupRestoreCompleted,
     Console,
@@ -98,7 +99,7 @@ DEMO_EPILOG = """\
 examples:
   pterows demo                       run until Ctrl-C
   pterows demo --duration 30         30 seconds, then a summary
-  pterows demo --seed 7              the same faults, in the same order, as last time
+  pterows demo --seed 7              the same faults in the same order on every run
   pterows demo --duration 10 | cat   timestamped lines instead of the live view
 
 No panel needed: the demo starts FakeWings (a fake Pterodactyl panel and Wings node)
@@ -118,7 +119,8 @@ examples:
 
 Each stdin line is sent as one message; each message received is printed on its own
 line on stdout. Events (connected, closed, reconnecting) and diagnostics go to stderr.
-End of stdin flushes the queue (bounded by --timeout), closes cleanly and exits 0.
+End of stdin flushes the queue, waits for replies until the peer is quiet for --linger
+seconds (both bounded by --timeout), closes cleanly and exits 0.
 Exit 1 with a one-line reason when the connection cannot be opened, or ends and is
 not (or no longer) reopened; 0 when the peer closes cleanly; 130 on Ctrl-C.
 """
@@ -127,7 +129,7 @@ CONSOLE_EPILOG = f"""\
 examples:
   export {API_KEY_VARIABLE}=ptlc_...   # a client API key (panel: Account > API Credentials)
   pterows console --panel https://panel.example.com --server 1a2b3c4d
-  echo 'say Restarting in 5 minutes' | pterows console --panel https://panel.example.com --server ID
+  echo 'say back in 5' | pterows console --panel https://panel.example.com --server 1a2b3c4d
   pterows console --panel https://panel.example.com --server 1a2b3c4d --no-color > console.log
 
 Type a line to run it as a console command. Actions: :start :stop :restart :kill (power),
@@ -151,7 +153,7 @@ class _Redactor:
     """Masks secrets in text the CLI prints or logs: known values, JWTs, URL queries."""
 
     _JWT = re.compile(r"eyJ[\w-]{4,}\.[\w-]{4,}\.[\w-]+")
-    _URL = re.compile(r"\b(?:wss?|https?)://[^\s'\"<>]+")
+    _URL = re.compile(r"\b(?:wss?|https?)://[^\s'\"<>]*[^\s'\"<>.,:;!?)\]]")
 
     def __init__(self) -> None:
         self._secrets: set[str] = set()
@@ -187,7 +189,8 @@ class _StderrHandler(logging.Handler):
             self.handleError(record)
 
 
-def _setup_logging(verbose: bool) -> None:
+def setup_logging(verbose: bool) -> None:
+    """Logs to stderr, redacted: the library's at DEBUG with ``verbose``, else errors only."""
     handler = _StderrHandler()
     handler.setFormatter(_RedactingFormatter("%(levelname)s %(name)s: %(message)s"))
     root = logging.getLogger()
@@ -213,11 +216,22 @@ def _reason(exc: BaseException) -> str:
     """Why a connect cycle failed, in one line: the last attempt's error."""
     if isinstance(exc, ConnectionFailed) and exc.attempts:
         exc = exc.attempts[-1][1]
+    # trio's "all attempts to connect to host:port failed" hides the reason in a group.
+    cause = exc.__cause__
+    if isinstance(exc, OSError) and isinstance(cause, BaseExceptionGroup):
+        leaves = _leaves(cause)
+        if leaves:
+            exc = leaves[-1]
     text = str(exc)
-    if isinstance(exc, OSError) and exc.__cause__ is not None and "all attempts" in text:
-        text = str(exc.__cause__)
     name = type(exc).__name__
     return _one_line(f"{name}: {text}" if text else name)
+
+
+def _leaves(group: BaseExceptionGroup[BaseException]) -> list[BaseException]:
+    found: list[BaseException] = []
+    for inner in group.exceptions:
+        found.extend(_leaves(inner) if isinstance(inner, BaseExceptionGroup) else [inner])
+    return found
 
 
 class _LineReader:
@@ -289,12 +303,31 @@ async def _watch_sigint(
             body.cancel()
 
 
-def _is_interrupt(exc: BaseException) -> bool:
-    if isinstance(exc, KeyboardInterrupt):
-        return True
+def _only(exc: BaseException, kind: type[BaseException]) -> bool:
+    """Whether ``exc`` is a ``kind``, or a group of nothing else."""
     if isinstance(exc, BaseExceptionGroup):
-        return all(_is_interrupt(inner) for inner in exc.exceptions)
-    return False
+        return all(_only(inner, kind) for inner in exc.exceptions)
+    return isinstance(exc, kind)
+
+
+class _Activity:
+    """Tells when a stream of messages goes quiet (for lingering at end of input)."""
+
+    def __init__(self) -> None:
+        self._event = trio.Event()
+
+    def touch(self) -> None:
+        self._event.set()
+        self._event = trio.Event()
+
+    async def wait_quiet(self, idle: float) -> None:
+        """Return once nothing was touched for ``idle`` seconds."""
+        while True:
+            event = self._event
+            with trio.move_on_after(idle):
+                await event.wait()
+            if not event.is_set():
+                return
 
 
 # ------------------------------------------------------------------ text & colour
@@ -395,6 +428,42 @@ def _fresh_rate_limits(console: Console | None) -> bool:
     if console is not None:
         console.rate_limiter.reset()
     return True
+
+
+class _RefreshWatch:
+    """Tells when the console got a new token on a live socket.
+
+    Console counts refreshes but has no event for them: the ``auth success`` that
+    follows an expiry notice is one, and the counter (checked on every event) catches
+    the refreshes the console makes ahead of expiry by itself.
+    """
+
+    def __init__(self) -> None:
+        self.seen = 0
+        self.expecting = False
+
+    def expiry_notice(self) -> bool:
+        """An expiry notice arrived; True for the first one of the episode (the node
+        repeats them, and turns other events into jwt errors, until the new token)."""
+        first = not self.expecting
+        self.expecting = True
+        return first
+
+    def new_socket(self) -> None:
+        self.expecting = False  # a (re)connect fetched a fresh token anyway
+
+    def refreshed(self, console: Console | None, event: object = None) -> bool:
+        if console is None:
+            return False
+        if isinstance(event, AuthSuccess) and self.expecting:
+            self.expecting = False
+            self.seen = max(self.seen + 1, console.token_refreshes)
+            return True
+        if console.token_refreshes > self.seen:
+            self.seen = console.token_refreshes
+            self.expecting = False
+            return True
+        return False
 
 
 # ============================================================================== demo
@@ -592,7 +661,7 @@ class _LiveView:
             self._dirty.set()
 
     def finish(self, snapshot: _Snapshot) -> None:
-        self._rich.print(snapshot.summary(), markup=False, highlight=False)
+        self._rich.print(snapshot.summary(), markup=False, highlight=False, soft_wrap=True)
 
     def _render(self, s: _Snapshot) -> RenderableType:
         from rich.console import Group
@@ -601,9 +670,9 @@ class _LiveView:
         from rich.text import Text
 
         grid = Table.grid(padding=(0, 1))
-        grid.add_column(justify="right", style="bold")
+        grid.add_column(style="bold")
         grid.add_column(min_width=36)
-        grid.add_column(justify="right", style="bold")
+        grid.add_column(style="bold")
         grid.add_column()
         grid.add_row(
             "connection",
@@ -614,11 +683,11 @@ class _LiveView:
         grid.add_row("latency", s.latency_text(), "resources", s.resources_text())
         grid.add_row(
             "reconnects",
-            f"{s.reconnects} ({s.connections} connections opened)",
+            f"{s.reconnects} ({_n(s.connections, 'connection')} opened)",
             "queue",
-            f"{s.queued} waiting, {s.dropped} dropped, {s.commands} commands sent",
+            f"{s.queued} waiting, {s.dropped} dropped, {_n(s.commands, 'command')} sent",
         )
-        chaos = Text(f"{s.faults} faults injected")
+        chaos = Text(f"{_n(s.faults, 'fault')} injected")
         if s.active_fault:
             chaos.append(f", now: {s.active_fault}", style="bold red")
         grid.add_row(
@@ -628,8 +697,14 @@ class _LiveView:
             chaos,
         )
         clock = _duration(s.elapsed)
+        intro = Text(
+            "A fake Pterodactyl panel + Wings node sits behind a proxy that breaks the link "
+            "every few seconds. Watch the client reconnect, refresh its token and keep its "
+            "command queue.",
+            style="dim",
+        )
         header = Panel(
-            grid,
+            Group(intro, grid),
             title=f"[bold]pterows demo[/] - a console client vs FakeWings + ChaosProxy - {clock}",
             subtitle=f"seed {s.seed} - Ctrl-C to stop",
             border_style="blue",
@@ -683,8 +758,7 @@ class _Demo:
         self.active_fault: str | None = None
         self.commands = 0
         self.console_lines = 0
-        self.refreshes_seen = 0
-        self.token_trouble = False
+        self.refresh = _RefreshWatch()
         self.last_status: str | None = None
         self.ending = False
 
@@ -728,26 +802,19 @@ class _Demo:
             stats=stats,
         )
 
-    def _check_refresh(self) -> None:
-        # The console counts refreshes; it has no event for them.
-        console = self.console
-        if console is not None and console.token_refreshes > self.refreshes_seen:
-            self.refreshes_seen = console.token_refreshes
-            self.token_trouble = False
+    def _check_refresh(self, event: object = None) -> None:
+        if self.refresh.refreshed(self.console, event):
             self.note("token", "new token from the panel, re-authenticated on the live socket")
         self.view.changed()
 
     def _token_note(self, text: str) -> None:
-        # The node repeats expiry notices (and turns every event into a jwt error)
-        # until the new token is in: say it once per episode.
-        if not self.token_trouble:
-            self.token_trouble = True
+        if self.refresh.expiry_notice():
             self.note("token", text)
 
     # ------------------------------------------------------------ the client side
 
     def on_open(self, event: OpenEvent) -> None:
-        self.token_trouble = False
+        self.refresh.new_socket()
         self.last_status = None  # the node announces it on every new socket
         if self.console is None:
             self.note("open", f"connected to {event.url} (through the proxy) and authenticated")
@@ -786,7 +853,7 @@ class _Demo:
                 self.note("daemon", event.text)
             elif isinstance(event, Throttled):
                 self.note("throttled", f"the node throttled {event.event!r}: slowing down")
-            self._check_refresh()
+            self._check_refresh(event)
 
     async def play(self, console: Console) -> None:
         """What a user of the console would do: commands, and now and then a restart."""
@@ -806,8 +873,8 @@ class _Demo:
                 text = f"send {command!r}"
             else:
                 text = f"queue {command!r}: not connected ({waiting + 1} waiting)"
-            if console.status not in (None, "running"):
-                text += f"; the server is {console.status}, Wings will ignore it"
+            if console.status == "offline":
+                text += "; the server is offline, Wings will ignore it"
             self.note("command", text)
             await console.send_command(command)
             self.commands += 1
@@ -972,7 +1039,6 @@ class _Demo:
             self.fake.advertise_socket_url(
                 proxy.url_for(f"/api/servers/{self.fake.server_uuid}/ws")
             )
-            nursery.start_soon(self.view.run, self.snapshot)
             nursery.start_soon(self.world)
             async with (
                 httpx.AsyncClient(transport=self.fake.panel_transport()) as http,
@@ -996,6 +1062,7 @@ class _Demo:
                 console.ws.add_event_listener("pong", lambda _: self._check_refresh())
                 try:
                     async with trio.open_nursery() as tasks:
+                        tasks.start_soon(self.view.run, self.snapshot)
                         tasks.start_soon(self.show_events, console)
                         tasks.start_soon(self.play, console)
                         tasks.start_soon(self.chaos, proxy)
@@ -1054,12 +1121,19 @@ def _retries(text: str) -> int | None:
 
 
 def _seconds(text: str) -> float:
+    value = _seconds_or_zero(text)
+    if value == 0:
+        raise argparse.ArgumentTypeError(f"expected a number of seconds > 0, got {text!r}")
+    return value
+
+
+def _seconds_or_zero(text: str) -> float:
     try:
         value = float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected seconds, got {text!r}") from None
-    if not (math.isfinite(value) and value > 0):
-        raise argparse.ArgumentTypeError(f"expected a number of seconds > 0, got {text!r}")
+    if not (math.isfinite(value) and value >= 0):
+        raise argparse.ArgumentTypeError(f"expected a number of seconds >= 0, got {text!r}")
     return value
 
 
@@ -1094,18 +1168,23 @@ class _Connect:
         self.out = out
         self.err = err
         self.url = redact_url(args.url)
-        self.closing = False
+        self.closing = False  # we are closing: the end of the session is ours
         self.status = EXIT_OK
         self.last_close: CloseEvent | None = None
         self.attempts = 0
+        self.activity = _Activity()
 
     def on_open(self, event: OpenEvent) -> None:
         _say(self.err, f"connected to {event.url}")
 
     def on_close(self, event: CloseEvent) -> None:
         self.last_close = event
-        if not self.closing:
-            _say(self.err, f"connection closed: {_close_text(event)}")
+        if self.closing:
+            return
+        if event.was_clean:
+            _say(self.err, f"closed by the peer: {_close_text(event)}")
+        else:
+            _say(self.err, f"connection lost: {_close_text(event)}")
 
     def on_reconnect_attempt(self, event: ReconnectAttemptEvent) -> None:
         self.attempts = event.attempt
@@ -1121,12 +1200,15 @@ class _Connect:
             except ConnectionFailed as exc:
                 _say(self.err, f"cannot connect to {self.url}: {_reason(exc)}")
                 return EXIT_FAILURE
-            async with trio.open_nursery() as nursery:
-                nursery.start_soon(self.pump, ws, stdin)
-                await self.print_messages(ws)
-                if not self.closing:  # the connection ended for good, not by us
-                    self.status = self.ended()
-                    nursery.cancel_scope.cancel()
+            try:
+                async with trio.open_nursery() as nursery:
+                    nursery.start_soon(self.pump, ws, stdin)
+                    await self.print_messages(ws)
+                    if not self.closing:  # the connection ended for good, not by us
+                        self.status = self.ended()
+                        nursery.cancel_scope.cancel()
+            finally:
+                self.closing = True  # Ctrl-C, a broken pipe: leaving closes it, not the peer
         return self.status
 
     async def print_messages(self, ws: AdvancedWebSocket) -> None:
@@ -1140,6 +1222,7 @@ class _Connect:
             else:  # --json decoded it
                 text = dumps(message)
             print(text, file=self.out, flush=True)
+            self.activity.touch()
 
     async def pump(self, ws: AdvancedWebSocket, stdin: _LineReader) -> None:
         from ._codec import loads
@@ -1155,26 +1238,27 @@ class _Connect:
                 await ws.send(payload)
             except PterowsError as exc:
                 _say(self.err, f"not sent: {exc}")
-        # End of input: let queued messages go out, then close cleanly. Messages
-        # still arriving before the peer's close frame are printed.
-        self.closing = True
+        # End of input: let queued messages go out, give the replies a moment
+        # (until the peer is quiet for --linger seconds), then close cleanly.
         with trio.move_on_after(self.args.timeout):
             await ws.wait_flushed()
+            if self.args.linger:
+                await self.activity.wait_quiet(self.args.linger)
         left = ws.get_metrics().queued
         if left:
             _say(self.err, f"{left} queued messages not sent within {self.args.timeout:g} s")
             self.status = EXIT_FAILURE
+        self.closing = True
         await ws.close()
 
     def ended(self) -> int:
         close = self.last_close
         if close is not None and close.was_clean and close.code in (1000, 1001):
             return EXIT_OK
-        what = _close_text(close) if close is not None else "no close frame"
         if self.args.reconnect:
             _say(self.err, f"gave up on {self.url} after {self.attempts} reconnect attempts")
-        else:
-            _say(self.err, f"connection to {self.url} lost: {what}")
+        elif close is None:
+            _say(self.err, f"connection to {self.url} lost")
         return EXIT_FAILURE
 
 
@@ -1198,6 +1282,9 @@ anything else                 sent as a console command"""
 _FIRST_CONNECT_RETRIES = 3
 #: How long the end of input waits for pending commands.
 _FLUSH_TIMEOUT = 10.0
+#: Then it prints output until the console is quiet for _LINGER s (at most _LINGER_MAX s).
+_LINGER = 0.5
+_LINGER_MAX = 3.0
 
 
 class _ConsoleSession:
@@ -1213,8 +1300,10 @@ class _ConsoleSession:
         self.opened = 0
         self.closing = False
         self.stats_wanted = 0
-        self.refreshes_seen = 0
+        self.refresh = _RefreshWatch()
         self.status = EXIT_OK
+        self.activity = _Activity()
+        self.last_status: str | None = None
 
     # ------------------------------------------------------------ output
 
@@ -1229,6 +1318,7 @@ class _ConsoleSession:
     # ------------------------------------------------------------ connection events
 
     def on_open(self, event: OpenEvent) -> None:
+        self.refresh.new_socket()
         self.opened += 1
         if self.opened == 1:
             self.say(f"connected to server {self.args.server} ({event.url})", "green")
@@ -1255,6 +1345,8 @@ class _ConsoleSession:
     # ------------------------------------------------------------ console events
 
     def handle(self, event: ConsoleEvent) -> None:
+        if isinstance(event, (ConsoleOutput, InstallOutput, TransferLogs)):
+            self.activity.touch()
         if isinstance(event, ConsoleOutput):
             self.show(event.line)
         elif isinstance(event, (InstallOutput, TransferLogs)):
@@ -1264,15 +1356,17 @@ class _ConsoleSession:
                 self.stats_wanted -= 1
                 self.show(_stats_line(event), "cyan")
         elif isinstance(event, StatusChange):
-            self.say(f"server status: {event.status}", "cyan")
+            if event.status != self.last_status:  # the node repeats it on every socket
+                self.say(f"server status: {event.status}", "cyan")
+            self.last_status = event.status
         elif isinstance(event, DaemonMessage):
             self.say(f"daemon: {_clean(event.text, keep_colour=False)}", "yellow")
         elif isinstance(event, DaemonError):
             self.say(f"daemon error: {_clean(event.text, keep_colour=False)}", "red")
-        elif isinstance(event, TokenExpired):
-            self.say("token expired: fetching a new one (commands wait)", "magenta")
-        elif isinstance(event, JwtError):
-            self.say(f"jwt error: {event.text}", "magenta")
+        elif isinstance(event, (TokenExpired, JwtError)):
+            if self.refresh.expiry_notice():
+                what = "token expired" if isinstance(event, TokenExpired) else event.text
+                self.say(f"{what}: fetching a new token (commands wait)", "magenta")
         elif isinstance(event, Throttled):
             self.say(f"the node throttled {event.event!r}: slowing down", "yellow")
         elif isinstance(event, InstallStarted):
@@ -1290,12 +1384,10 @@ class _ConsoleSession:
             self.say("the server was deleted", "red")
         elif isinstance(event, (TokenExpiring, UnknownEvent)):
             _log.debug("console event %r", event)
-        self.check_refresh()
+        self.check_refresh(event)
 
-    def check_refresh(self) -> None:
-        console = self.console
-        if console is not None and console.token_refreshes > self.refreshes_seen:
-            self.refreshes_seen = console.token_refreshes
+    def check_refresh(self, event: object = None) -> None:
+        if self.refresh.refreshed(self.console, event):
             self.say("token refreshed", "magenta")
 
     # ------------------------------------------------------------ input
@@ -1339,15 +1431,20 @@ class _ConsoleSession:
         return True
 
     async def finish(self, console: Console) -> None:
-        """End of input or :quit: send what is pending, then close."""
-        self.closing = True
+        """End of input or :quit: send what is pending, show the replies, close."""
         with trio.move_on_after(_FLUSH_TIMEOUT):
             await console.ws.wait_flushed()
         left = console.ws.get_metrics().queued
         if left:
             self.say(f"{left} commands not sent within {_FLUSH_TIMEOUT:g} s", "red")
             self.status = EXIT_FAILURE
-        await console.aclose()
+        else:  # what the last commands print, until the console is quiet
+            with trio.move_on_after(_LINGER_MAX):
+                await self.activity.wait_quiet(_LINGER)
+        self.closing = True
+        # close(), not aclose(): aclose() inside `async with open_console()` cancels
+        # the block it is called from.
+        await console.ws.close()
 
     # ------------------------------------------------------------ main
 
@@ -1540,6 +1637,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="handshake timeout, and how long end of input waits for the queue (default: 10)",
     )  # fmt: skip
     group.add_argument(
+        "--linger", type=_seconds_or_zero, default=0.5, metavar="SECONDS",
+        help="at end of input, wait for replies until the peer is quiet this long "
+        "(default: 0.5; 0 closes at once)",
+    )  # fmt: skip
+    group.add_argument(
         "-H", "--header", type=_header, action="append", default=[], metavar="'NAME: VALUE'",
         help="an extra handshake header (repeatable)",
     )  # fmt: skip
@@ -1594,7 +1696,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     _validate(parser, args)
-    _setup_logging(args.verbose)
+    setup_logging(args.verbose)
     _reconfigure_streams()
     try:
         if args.command == "demo":
@@ -1623,8 +1725,12 @@ def main(argv: Sequence[str] | None = None) -> int:
                 )
             )
     except BaseException as exc:
-        if _is_interrupt(exc):
+        if _only(exc, KeyboardInterrupt):
             return EXIT_INTERRUPTED
+        if _only(exc, BrokenPipeError):  # stdout closed (| head): nothing left to do
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+            return EXIT_OK
         raise
     raise AssertionError(f"unhandled command {args.command!r}")  # pragma: no cover
 

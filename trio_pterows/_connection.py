@@ -68,6 +68,9 @@ __all__ = ["CLOSE_TIMEOUT", "AdvancedWebSocket", "open_websocket"]
 
 #: How long a graceful close handshake may take before the stream is closed anyway.
 CLOSE_TIMEOUT = 2.0
+#: incoming_overflow="drop-oldest": how long the reader waits, once per overflow
+#: episode, for an iterating consumer to drain the full buffer before dropping.
+DRAIN_GRACE = 0.25
 
 # Which manager's on_connect hook the current task runs in (sends go straight out).
 _ON_CONNECT: contextvars.ContextVar[AdvancedWebSocket | None] = contextvars.ContextVar(
@@ -228,6 +231,8 @@ class AdvancedWebSocket:
         self._rx_blocked = False
         self._rx_unblocked = trio.Event()
         self._in_overflowing = False
+        self._consumer_seen = False
+        self._drained = trio.Event()
         self._waiters: list[_Waiter] = []
 
         self._hb_changed = trio.Event()
@@ -941,23 +946,47 @@ class AdvancedWebSocket:
             )
         try:
             self._in_send.send_nowait(data)
-            self._in_overflowing = False
         except trio.WouldBlock:
-            await self._on_incoming_full(data)
+            try:
+                await self._on_incoming_full(data)
+            except trio.ClosedResourceError:
+                pass
         except trio.ClosedResourceError:
             pass
 
     async def _on_incoming_full(self, data: Any) -> None:
-        if self._block_incoming:
+        """The buffer is full. The reader parses a whole socket read without yielding,
+        so a consumer that is keeping up may simply not have run yet: hand over in
+        batches by waiting until it drained the buffer to half. "block" waits as long
+        as that takes; "drop-oldest" waits at most DRAIN_GRACE, once per overflow
+        episode, and only for a consumer that iterates; then it drops the oldest.
+        Time spent here never counts toward a heartbeat timeout.
+        """
+        if self._block_incoming or (self._consumer_seen and not self._in_overflowing):
+            self._drained = trio.Event()
             self._rx_blocked = True
             try:
-                await self._in_send.send(data)
+                if self._block_incoming:
+                    while True:
+                        await self._drained.wait()
+                        try:
+                            self._in_send.send_nowait(data)
+                        except trio.WouldBlock:
+                            self._drained = trio.Event()
+                            continue
+                        return
+                with trio.move_on_after(DRAIN_GRACE):
+                    await self._drained.wait()
             finally:
                 self._rx_blocked = False
                 self._last_rx = trio.current_time()
                 self._rx_unblocked.set()
                 self._rx_unblocked = trio.Event()
-            return
+            try:
+                self._in_send.send_nowait(data)
+                return
+            except trio.WouldBlock:
+                pass
         self._in_recv.receive_nowait()
         self._dropped_in += 1
         self._in_send.send_nowait(data)
@@ -972,22 +1001,38 @@ class AdvancedWebSocket:
                 "incoming_overflow",
             )
 
+    def _after_receive(self) -> None:
+        # Only while the reader waits, or an overflow episode runs: wake the reader
+        # (or end the episode) once the consumer has drained the buffer to half.
+        used = self._in_recv.statistics().current_buffer_used
+        if used <= self._options.incoming_queue_limit // 2:
+            self._drained.set()
+            self._in_overflowing = False
+
     async def receive(self) -> Any:
         """The next message, across reconnects.
 
         Raises :class:`trio.EndOfChannel` once the manager is closed for good and
         the buffer is drained. Safe to cancel: no message is lost.
         """
-        return await self._in_recv.receive()
+        self._consumer_seen = True
+        value = await self._in_recv.receive()
+        if self._rx_blocked or self._in_overflowing:
+            self._after_receive()
+        return value
 
     def __aiter__(self) -> AdvancedWebSocket:
         return self
 
     async def __anext__(self) -> Any:
+        self._consumer_seen = True
         try:
-            return await self._in_recv.receive()
+            value = await self._in_recv.receive()
         except trio.EndOfChannel:
             raise StopAsyncIteration from None
+        if self._rx_blocked or self._in_overflowing:
+            self._after_receive()
+        return value
 
     # ----------------------------------------------------------------- heartbeat
 
