@@ -63,6 +63,7 @@ from .pterodactyl import (
     UnknownEvent,
     open_console,
 )
+from .testing import ChaosProxy, FakeWings
 
 if TYPE_CHECKING:
     from rich.console import RenderableType
@@ -669,57 +670,50 @@ class _LiveView:
         from rich.table import Table
         from rich.text import Text
 
-        grid = Table.grid(padding=(0, 1))
-        grid.add_column(style="bold")
-        grid.add_column(min_width=36)
-        grid.add_column(style="bold")
-        grid.add_column()
-        grid.add_row(
-            "connection",
-            Text.assemble((s.state, _STATE_STYLES.get(s.state, "bold red"))),
-            "server",
-            Text(s.status, style=_STATUS_STYLES.get(s.status, "")),
-        )
-        grid.add_row("latency", s.latency_text(), "resources", s.resources_text())
-        grid.add_row(
-            "reconnects",
-            f"{s.reconnects} ({_n(s.connections, 'connection')} opened)",
-            "queue",
-            f"{s.queued} waiting, {s.dropped} dropped, {_n(s.commands, 'command')} sent",
-        )
-        chaos = Text(f"{_n(s.faults, 'fault')} injected")
+        chaos = Text(_n(s.faults, "fault"))
         if s.active_fault:
             chaos.append(f", now: {s.active_fault}", style="bold red")
-        grid.add_row(
-            "tokens",
-            f"{s.token_refreshes} refreshed live, {s.tokens_fetched} from the panel",
-            "chaos",
-            chaos,
-        )
-        clock = _duration(s.elapsed)
+        pairs: list[tuple[str, str | Text]] = [
+            ("connection", Text(s.state, style=_STATE_STYLES.get(s.state, "bold red"))),
+            ("server", Text(s.status, style=_STATUS_STYLES.get(s.status, ""))),
+            ("latency", s.latency_text()),
+            ("resources", s.resources_text()),
+            ("reconnects", f"{s.reconnects} ({_n(s.connections, 'connection')})"),
+            ("queue", f"{s.queued} queued, {s.dropped} dropped, {s.commands} sent"),
+            ("tokens", f"{s.token_refreshes} refreshed live, {s.tokens_fetched} fetched"),
+            ("chaos", chaos),
+        ]
+        width, height = self._rich.size
+        per_row = 2 if width >= 110 else 1
+        grid = Table.grid(padding=(0, 1))
+        for _ in range(per_row):
+            grid.add_column(style="bold", no_wrap=True)
+            grid.add_column(ratio=1)
+        for i in range(0, len(pairs), per_row):
+            grid.add_row(*(cell for pair in pairs[i : i + per_row] for cell in pair))
         intro = Text(
-            "A fake Pterodactyl panel + Wings node sits behind a proxy that breaks the link "
-            "every few seconds. Watch the client reconnect, refresh its token and keep its "
-            "command queue.",
+            "A fake panel + Wings node behind a proxy that breaks the link every few "
+            "seconds: watch the client reconnect, refresh its token, keep its queue.",
             style="dim",
         )
         header = Panel(
             Group(intro, grid),
-            title=f"[bold]pterows demo[/] - a console client vs FakeWings + ChaosProxy - {clock}",
+            title=f"[bold]pterows demo[/] - {_duration(s.elapsed)}",
             subtitle=f"seed {s.seed} - Ctrl-C to stop",
             border_style="blue",
         )
-
-        height = self._rich.size.height
-        rows = max(3, min(_CONSOLE_LINES, height - 8 - (_EVENT_LINES + 2) - 3))
+        # Fit the terminal: header, console, events (and the cursor's line).
+        header_height = len(pairs) // per_row + (1 if width >= 160 else 2) + 2
+        rows = height - header_height - (_EVENT_LINES + 2) - 2 - 1
+        rows = max(1, min(_CONSOLE_LINES, rows))
         lines = list(self._lines)[-rows:]
         console = Text("\n".join(lines + [""] * (rows - len(lines))), no_wrap=True)
         console.overflow = "ellipsis"
 
         events = Table.grid(padding=(0, 1))
-        events.add_column(justify="right", style="dim")
-        events.add_column(width=9)
-        events.add_column(no_wrap=True, overflow="ellipsis")
+        events.add_column(justify="right", style="dim", min_width=7, no_wrap=True)
+        events.add_column(min_width=9, no_wrap=True)
+        events.add_column(no_wrap=True, overflow="ellipsis", ratio=1)
         recent = list(self._events)
         for at, kind, text in recent:
             events.add_row(f"{at:6.1f}s", Text(kind, style=_KIND_STYLES.get(kind, "")), text)
@@ -736,8 +730,6 @@ class _Demo:
     """FakeWings + ChaosProxy + a console client, and the traffic that makes it lively."""
 
     def __init__(self, seed: int, view: _DemoView) -> None:
-        from .testing import FakeWings  # the demo is the only CLI part that needs it
-
         self.seed = seed
         self.view = view
         self.start = 0.0
@@ -761,11 +753,13 @@ class _Demo:
         self.refresh = _RefreshWatch()
         self.last_status: str | None = None
         self.ending = False
+        self.stopped_at: float | None = None  # the clock stops when the demo ends
 
     # ------------------------------------------------------------ bookkeeping
 
     def elapsed(self) -> float:
-        return trio.current_time() - self.start
+        end = self.stopped_at if self.stopped_at is not None else trio.current_time()
+        return end - self.start
 
     def note(self, kind: str, text: str) -> None:
         self.view.event(self.elapsed(), kind, text)
@@ -834,7 +828,14 @@ class _Demo:
             f"attempt {event.attempt} in {event.delay:.2f} s (a fresh token from the panel first)",
         )
 
-    async def show_events(self, console: Console) -> None:
+    async def show_events(self, console: Console, tasks: trio.CancelScope) -> None:
+        try:
+            await self._show_events(console)
+        except PterowsError as exc:  # not part of the show: end it, with the summary
+            self.note("close", f"the console session ended: {exc}")
+        tasks.cancel()
+
+    async def _show_events(self, console: Console) -> None:
         async for event in console:
             if isinstance(event, ConsoleOutput):
                 self.console_lines += 1
@@ -929,7 +930,7 @@ class _Demo:
 
     # ------------------------------------------------------------ chaos
 
-    async def chaos(self, proxy: Any) -> None:
+    async def chaos(self, proxy: ChaosProxy) -> None:
         rng = random.Random(f"{self.seed}/chaos")
         kinds = [kind for kind, _ in _FAULTS]
         weights = [weight for _, weight in _FAULTS]
@@ -940,7 +941,7 @@ class _Demo:
             await self._inject(kind, proxy, rng)
             await trio.sleep(rng.uniform(1.5, 3.0))
 
-    async def _inject(self, kind: str, proxy: Any, rng: random.Random) -> None:
+    async def _inject(self, kind: str, proxy: ChaosProxy, rng: random.Random) -> None:
         if kind == "drop":
             proxy.drop()
             self.note("chaos", "drop: every connection reset (TCP RST)")
@@ -1028,8 +1029,6 @@ class _Demo:
         )
 
     async def run(self, duration: float | None) -> None:
-        from .testing import ChaosProxy
-
         self.start = trio.current_time()
         async with trio.open_nursery() as nursery:
             await nursery.start(self.fake.serve)
@@ -1063,7 +1062,7 @@ class _Demo:
                 try:
                     async with trio.open_nursery() as tasks:
                         tasks.start_soon(self.view.run, self.snapshot)
-                        tasks.start_soon(self.show_events, console)
+                        tasks.start_soon(self.show_events, console, tasks.cancel_scope)
                         tasks.start_soon(self.play, console)
                         tasks.start_soon(self.chaos, proxy)
                         if duration is not None:
@@ -1071,6 +1070,7 @@ class _Demo:
                             tasks.cancel_scope.cancel()
                 finally:
                     self.ending = True
+                    self.stopped_at = trio.current_time()
             nursery.cancel_scope.cancel()
 
 
@@ -1158,6 +1158,10 @@ def connect_options(args: argparse.Namespace) -> WSConnectionOptions:
         protocols=args.protocol or None,
         **extra,
     )
+
+
+#: Header names whose values -v logs and diagnostics must never show.
+_SECRET_HEADER_WORDS = ("auth", "cookie", "key", "token", "secret")
 
 
 class _Connect:
@@ -1266,6 +1270,10 @@ async def run_connect(
     args: argparse.Namespace, stdin: _LineReader, out: TextIO, err: TextIO
 ) -> int:
     """``pterows connect``: returns the exit status."""
+    for name, value in args.header:
+        if any(word in name.lower() for word in _SECRET_HEADER_WORDS):
+            _redact.add(value)
+            _redact.add(value.partition(" ")[2])  # "Bearer <token>"
     return await _Connect(args, out, err).run(stdin)
 
 
@@ -1278,6 +1286,11 @@ _CONSOLE_HELP = """\
 :quit                         leave (so does Ctrl-D; Ctrl-C too)
 ::text                        send ":text" as a command
 anything else                 sent as a console command"""
+_PANEL_HINTS = {
+    401: f" (check {API_KEY_VARIABLE}: it must be a client API key, ptlc_...)",
+    403: " (this key may not open this server's console)",
+    404: " (check --server: the short identifier in the server's panel URL)",
+}
 #: How many times the first connection is retried before giving up.
 _FIRST_CONNECT_RETRIES = 3
 #: How long the end of input waits for pending commands.
@@ -1467,9 +1480,13 @@ class _ConsoleSession:
                 self.console = console
                 console.ws.add_event_listener("reconnectAttempt", self.on_reconnect_attempt)
                 console.ws.add_event_listener("pong", lambda _: self.check_refresh())
-                status = await self.session(console, stdin)
+                try:
+                    status = await self.session(console, stdin)
+                finally:
+                    self.closing = True  # Ctrl-C, a broken pipe: leaving closes it
         except PanelAPIError as exc:
-            self.say(str(exc), "red")
+            hint = _PANEL_HINTS.get(exc.status_code or 0, "")
+            self.say(f"{exc}{hint}", "red")
             return EXIT_FAILURE
         except ConsoleClosed as exc:
             self.say(str(exc), "red")
@@ -1496,7 +1513,7 @@ class _ConsoleSession:
             self.say(str(ended), "red")
             return EXIT_SESSION_ENDED
         if not self.closing:  # iteration ended without us: reconnecting gave up
-            self.say("the connection ended", "red")
+            self.say("the connection ended and reconnecting gave up (-v shows why)", "red")
             return EXIT_FAILURE
         return self.status
 

@@ -154,7 +154,17 @@ class _Waiter:
 class _Live:
     """Book-keeping of one connection from handshake to teardown."""
 
-    __slots__ = ("abandoned", "conn", "local_close", "opened", "scope", "url")
+    __slots__ = (
+        "abandoned",
+        "conn",
+        "flusher",
+        "local_close",
+        "nursery",
+        "opened",
+        "scope",
+        "url",
+        "watch",
+    )
 
     def __init__(self, conn: ManagedConnection, url: str, scope: trio.CancelScope) -> None:
         self.conn = conn
@@ -165,6 +175,9 @@ class _Live:
         self.abandoned: str | None = None
         #: (code, reason) of a close this side started.
         self.local_close: tuple[int, str] | None = None
+        self.nursery: trio.Nursery | None = None
+        self.flusher = False
+        self.watch = trio.CancelScope()
 
 
 class AdvancedWebSocket:
@@ -181,6 +194,59 @@ class AdvancedWebSocket:
     it with :func:`trio.testing.memory_stream_pair`; it also serves unix sockets or
     proxies. ``url`` still sets the Host header and request path.
     """
+
+    __slots__ = (
+        "_auto_json",
+        "_block_incoming",
+        "_close_request",
+        "_conn",
+        "_connected_at",
+        "_connections",
+        "_consumer_seen",
+        "_current_url",
+        "_default_ssl",
+        "_destroyed",
+        "_dispatcher_started",
+        "_drained",
+        "_dropped_in",
+        "_hb_changed",
+        "_hub",
+        "_in_interceptors",
+        "_in_overflowing",
+        "_in_recv",
+        "_in_send",
+        "_last_rx",
+        "_latency",
+        "_live",
+        "_log",
+        "_manual_pending",
+        "_nursery",
+        "_nursery_manager",
+        "_options",
+        "_outcome",
+        "_pending_success",
+        "_ping_payload",
+        "_ping_sent",
+        "_pong_event",
+        "_pong_expected",
+        "_queue",
+        "_queue_changed",
+        "_queue_empty",
+        "_received",
+        "_retry",
+        "_rx_blocked",
+        "_rx_unblocked",
+        "_send_plain",
+        "_sent",
+        "_skip_backoff",
+        "_state",
+        "_stream_opener",
+        "_sup_done",
+        "_sup_scope",
+        "_supervising",
+        "_total_reconnects",
+        "_waiters",
+    )
 
     def __init__(
         self,
@@ -201,24 +267,24 @@ class AdvancedWebSocket:
         self._log = Log(options.logger)
         self._hub = EventHub(self._report, async_buffer=max(64, options.incoming_queue_limit))
         self._queue = OutgoingQueue(options.message_queue_limit, options.message_queue_overflow)
-        self._queue_changed = trio.Event()
-        self._queue_empty = trio.Event()
-        self._queue_empty.set()
+        # Events that most connections never need are created on first use.
+        self._queue_changed: trio.Event | None = None
+        self._queue_empty: trio.Event | None = None
         self._default_ssl: ssl.SSLContext | None = None
 
         self._nursery_manager: Any = None
         self._nursery: trio.Nursery | None = None
+        self._dispatcher_started = False
         self._destroyed = False
         self._state = ConnectionState.CLOSED
 
         self._supervising = False
         self._sup_scope: trio.CancelScope | None = None
-        self._sup_done = trio.Event()
-        self._sup_done.set()
-        self._outcome = _Outcome()
+        self._sup_done: trio.Event | None = None
+        self._outcome: _Outcome | None = None  # created when someone waits
         self._close_request: tuple[int, str] | None = None
         self._manual_pending = False
-        self._skip_backoff = trio.Event()
+        self._skip_backoff: trio.Event | None = None
 
         self._live: _Live | None = None  # the connection being set up or open
         self._conn: ManagedConnection | None = None  # only while OPEN
@@ -229,10 +295,10 @@ class AdvancedWebSocket:
 
         self._in_send, self._in_recv = trio.open_memory_channel[Any](options.incoming_queue_limit)
         self._rx_blocked = False
-        self._rx_unblocked = trio.Event()
+        self._rx_unblocked: trio.Event | None = None
         self._in_overflowing = False
         self._consumer_seen = False
-        self._drained = trio.Event()
+        self._drained: trio.Event | None = None
         self._waiters: list[_Waiter] = []
 
         self._hb_changed = trio.Event()
@@ -256,7 +322,7 @@ class AdvancedWebSocket:
             raise RuntimeError("an AdvancedWebSocket can be entered only once")
         self._nursery_manager = trio.open_nursery()
         self._nursery = await self._nursery_manager.__aenter__()
-        self._nursery.start_soon(self._hub.run_dispatcher)
+        self._maybe_start_dispatcher()
         return self
 
     async def __aexit__(
@@ -409,8 +475,15 @@ class AdvancedWebSocket:
                 "error": o.on_error,
             }
         )
+        if hasattr(self, "_dispatcher_started"):
+            self._maybe_start_dispatcher()
 
     # -------------------------------------------------------------------- events
+
+    def _maybe_start_dispatcher(self) -> None:
+        if self._hub.needs_dispatcher and not self._dispatcher_started and self._nursery:
+            self._dispatcher_started = True
+            self._nursery.start_soon(self._hub.run_dispatcher)
 
     def add_event_listener(self, type: str | EventType, callback: Callable[[Any], Any]) -> None:
         """Call ``callback(event)`` for every event of ``type`` (sync or async).
@@ -419,6 +492,7 @@ class AdvancedWebSocket:
         affects the connection. Async listeners run in order in a dispatcher task.
         """
         self._hub.add_listener(str(type), callback)
+        self._maybe_start_dispatcher()
 
     def remove_event_listener(self, type: str | EventType, callback: Callable[[Any], Any]) -> bool:
         """Remove one registration of ``callback``; True if there was one."""
@@ -474,7 +548,7 @@ class AdvancedWebSocket:
             await trio.lowlevel.checkpoint()
             return conn
         started = self._start_supervisor()
-        outcome = self._outcome
+        outcome = self._current_outcome()
         try:
             await outcome.event.wait()
         except trio.Cancelled:
@@ -497,13 +571,14 @@ class AdvancedWebSocket:
         await self._wait_for_ending_supervisor()
         if not self._supervising:
             return await self.connect()
-        outcome = self._outcome
+        outcome = self._current_outcome()
         live = self._live
         if live is not None and live.opened:
             self._manual_pending = True
             await self._close_connection(live, 1000, "manual reconnect")
         else:
-            self._skip_backoff.set()
+            if self._skip_backoff is not None:
+                self._skip_backoff.set()
         await outcome.event.wait()
         return outcome.unwrap()
 
@@ -523,7 +598,8 @@ class AdvancedWebSocket:
         await self._graceful_close(code, reason, ConnectionState.CLOSING)
         if self._sup_scope is not None:
             self._sup_scope.cancel()
-        await self._sup_done.wait()
+        if self._sup_done is not None:
+            await self._sup_done.wait()
 
     async def _graceful_close(self, code: int, reason: str, state: ConnectionState) -> None:
         live = self._live
@@ -543,6 +619,11 @@ class AdvancedWebSocket:
             with trio.CancelScope(shield=True):
                 await trio.aclose_forcefully(live.conn.stream)
 
+    def _current_outcome(self) -> _Outcome:
+        if self._outcome is None:
+            self._outcome = _Outcome()
+        return self._outcome
+
     async def _wait_for_ending_supervisor(self) -> None:
         # A supervisor that was told to stop (close(), a cancelled first connect())
         # may still be winding down: a new cycle must not join it.
@@ -550,6 +631,7 @@ class AdvancedWebSocket:
         if self._supervising and (
             self._close_request is not None or (scope is not None and scope.cancel_called)
         ):
+            assert self._sup_done is not None
             await self._sup_done.wait()
         else:
             await trio.lowlevel.checkpoint_if_cancelled()
@@ -586,7 +668,8 @@ class AdvancedWebSocket:
                 final_error = ConnectionFailed(f"the connect cycle was {reason}", attempts)
             self._supervising = False
             self._finish(final_error)
-            self._sup_done.set()
+            if self._sup_done is not None:
+                self._sup_done.set()
 
     async def _supervise_loop(
         self, attempts: list[tuple[str, BaseException]]
@@ -730,8 +813,15 @@ class AdvancedWebSocket:
                     if failure is None:
                         assert live is not None
                         opened_at = self._on_open(live)
-                        nursery.start_soon(self._flusher, live.conn)
-                        nursery.start_soon(self._heartbeat, live)
+                        live.nursery = nursery
+                        if self._options.queue_messages or self._queue:
+                            self._start_flusher(live)
+                        # The heartbeat runs in this task until the reader stops
+                        # (_on_reader_done cancels live.watch): no task of its own.
+                        with live.watch:
+                            if not live.conn.pw_reader_done.is_set():
+                                await self._heartbeat(live)
+                        # The heartbeat may stop first (its ping met a closing socket).
                         await live.conn.pw_reader_done.wait()
                     nursery.cancel_scope.cancel()
         finally:
@@ -845,8 +935,9 @@ class AdvancedWebSocket:
                     type="reconnectSuccess", timestamp=now, attempt=attempt, url=safe_url
                 ),
             )
-        outcome, self._outcome = self._outcome, _Outcome()
-        outcome.resolve(live.conn, None)
+        outcome, self._outcome = self._outcome, None
+        if outcome is not None:
+            outcome.resolve(live.conn, None)
         return now
 
     def _on_connection_end(self, live: _Live) -> CloseEvent | None:
@@ -895,8 +986,8 @@ class AdvancedWebSocket:
         """The cycle ended for good: CLOSED, iteration ends, waiters fail."""
         if self._live is None:
             self._state = ConnectionState.CLOSED
-        outcome, self._outcome = self._outcome, _Outcome()
-        if not outcome.event.is_set():
+        outcome, self._outcome = self._outcome, None
+        if outcome is not None and not outcome.event.is_set():
             outcome.resolve(
                 None, error or ConnectionFailed("the connection closed before it opened", [])
             )
@@ -964,10 +1055,12 @@ class AdvancedWebSocket:
         """
         if self._block_incoming or (self._consumer_seen and not self._in_overflowing):
             self._drained = trio.Event()
+            self._rx_unblocked = trio.Event()
             self._rx_blocked = True
             try:
                 if self._block_incoming:
                     while True:
+                        assert self._drained is not None
                         await self._drained.wait()
                         try:
                             self._in_send.send_nowait(data)
@@ -980,8 +1073,9 @@ class AdvancedWebSocket:
             finally:
                 self._rx_blocked = False
                 self._last_rx = trio.current_time()
-                self._rx_unblocked.set()
-                self._rx_unblocked = trio.Event()
+                if self._rx_unblocked is not None:
+                    self._rx_unblocked.set()
+                    self._rx_unblocked = None
             try:
                 self._in_send.send_nowait(data)
                 return
@@ -1006,7 +1100,8 @@ class AdvancedWebSocket:
         # (or end the episode) once the consumer has drained the buffer to half.
         used = self._in_recv.statistics().current_buffer_used
         if used <= self._options.incoming_queue_limit // 2:
-            self._drained.set()
+            if self._drained is not None:
+                self._drained.set()
             self._in_overflowing = False
 
     async def receive(self) -> Any:
@@ -1058,6 +1153,7 @@ class AdvancedWebSocket:
         # (also while on_connect runs, before the connection ever opened).
         live = self._live
         if live is not None and live.conn is conn:
+            live.watch.cancel()
             reason = conn.closed
             text = f"{reason.code} {reason.reason or ''}".strip() if reason else "lost"
             for waiter in self._waiters:
@@ -1116,6 +1212,7 @@ class AdvancedWebSocket:
                     break
                 if self._rx_blocked:
                     # The consumer, not the peer, is holding the reader up.
+                    assert self._rx_unblocked is not None
                     await self._rx_unblocked.wait()
                     continue
                 if (
@@ -1212,15 +1309,23 @@ class AdvancedWebSocket:
             f"cannot send {type(message).__name__}: pass str or bytes, or enable auto_json"
         )
 
+    def _start_flusher(self, live: _Live) -> None:
+        if not live.flusher and live.nursery is not None:
+            live.flusher = True
+            live.nursery.start_soon(self._flusher, live.conn)
+
     def _wake_flusher(self) -> None:
-        self._queue_changed.set()
-        self._queue_changed = trio.Event()
-        if self._queue and self._queue_empty.is_set():
-            self._queue_empty = trio.Event()
+        live = self._live
+        if live is not None and live.opened and not live.flusher:
+            self._start_flusher(live)
+        if self._queue_changed is not None:
+            self._queue_changed.set()
+            self._queue_changed = None
 
     def _note_queue_empty(self) -> None:
-        if not self._queue:
+        if not self._queue and self._queue_empty is not None:
             self._queue_empty.set()
+            self._queue_empty = None
 
     async def wait_flushed(self) -> None:
         """Wait until the outgoing queue is empty: every queued message was written
@@ -1230,6 +1335,8 @@ class AdvancedWebSocket:
         """
         await trio.lowlevel.checkpoint_if_cancelled()
         while self._queue:
+            if self._queue_empty is None:
+                self._queue_empty = trio.Event()
             await self._queue_empty.wait()
         await trio.lowlevel.cancel_shielded_checkpoint()
 
@@ -1264,6 +1371,8 @@ class AdvancedWebSocket:
                         except Exception as exc:
                             self._report(exc, "on_after_send")
             self._note_queue_empty()
+            if self._queue_changed is None:
+                self._queue_changed = trio.Event()
             await self._queue_changed.wait()
 
     def clear_message_queue(self) -> int:

@@ -264,9 +264,11 @@ class EventHub:
         self._wanted: frozenset[str] = frozenset()
         #: Hot-path flag: somebody wants "message" events.
         self.wants_message = False
-        self._async_send, self._async_receive = trio.open_memory_channel[tuple[Listener, Any, str]](
-            async_buffer
-        )
+        # Created with the first async listener: most connections never need it.
+        self._async_buffer = async_buffer
+        self._async_send: trio.MemorySendChannel[tuple[Listener, Any, str]] | None = None
+        self._async_receive: trio.MemoryReceiveChannel[tuple[Listener, Any, str]] | None = None
+        self._closed = False
         #: Events not delivered to async listeners because the dispatcher was behind.
         self.dropped = 0
 
@@ -326,6 +328,10 @@ class EventHub:
                 subs.setdefault(type_, []).append(sub)
         self._subs_for = {k: tuple(v) for k, v in subs.items()}
         self._wanted = frozenset(self._sync) | frozenset(self._async) | frozenset(self._subs_for)
+        if self._async and self._async_send is None and not self._closed:
+            self._async_send, self._async_receive = trio.open_memory_channel[
+                tuple[Listener, Any, str]
+            ](self._async_buffer)
         self.wants_message = EventType.MESSAGE.value in self._wanted
 
     # -- dispatch -------------------------------------------------------------
@@ -354,6 +360,8 @@ class EventHub:
                         type,
                     )
         for cb in self._async.get(type, ()):
+            if self._async_send is None:  # closed before any async listener existed
+                break
             try:
                 self._async_send.send_nowait((cb, event, type))
             except trio.WouldBlock:
@@ -371,8 +379,14 @@ class EventHub:
         # A failing "error" listener must not recurse into more error events.
         self._report(exc, "listener" if type != EventType.ERROR.value else "error-listener")
 
+    @property
+    def needs_dispatcher(self) -> bool:
+        """True once an async listener exists (its events wait in the channel)."""
+        return self._async_receive is not None
+
     async def run_dispatcher(self) -> None:
         """Run async listeners, one event at a time, until cancelled."""
+        assert self._async_receive is not None
         async with self._async_receive:
             async for cb, event, type_ in self._async_receive:
                 try:
@@ -381,5 +395,7 @@ class EventHub:
                     self._listener_failed(exc, type_)
 
     def close(self) -> None:
-        self._async_send.close()
+        self._closed = True
+        if self._async_send is not None:
+            self._async_send.close()
         self.close_subscriptions()

@@ -49,18 +49,21 @@ class LatencyStats:
 class LatencyWindow:
     """The last ``size`` latency samples (bounded)."""
 
-    __slots__ = ("_samples", "last")
+    __slots__ = ("_samples", "_size", "last")
 
     def __init__(self, size: int = 256) -> None:
-        self._samples: deque[float] = deque(maxlen=size)
+        self._size = size
+        self._samples: deque[float] | None = None  # created with the first sample
         self.last: float | None = None
 
     def add(self, latency: float) -> None:
         self.last = latency
+        if self._samples is None:
+            self._samples = deque(maxlen=self._size)
         self._samples.append(latency)
 
     def stats(self) -> LatencyStats | None:
-        return LatencyStats.from_samples(self._samples)
+        return LatencyStats.from_samples(self._samples or ())
 
 
 @attrs.frozen(kw_only=True)
