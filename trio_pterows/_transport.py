@@ -35,6 +35,7 @@ class HandshakeFailed(ConnectionError):
     """The stream closed before the WebSocket opening handshake completed."""
 
 
+_UNWATCHED_EVENT = trio.Event()
 _UNUSED_CHANNEL = trio.open_memory_channel[str | bytes](0)
 _UNUSED_CHANNEL[0].close()
 _UNUSED_CHANNEL[1].close()
@@ -72,6 +73,8 @@ class ManagedConnection(WebSocketConnection):
         # on_message): share one closed pair instead of a pair per connection.
         self._send_channel, self._recv_channel = _UNUSED_CHANNEL
         self._connection_proposal = None  # a server-side future; clients never use it
+        # trio-websocket sets this test-only event and never waits on it: share one.
+        self._for_testing_peer_closed_connection = _UNWATCHED_EVENT
         self._pw_on_message = on_message
         self._pw_on_pong = on_pong
         self._pw_on_write_interrupted = on_write_interrupted
