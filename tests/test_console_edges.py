@@ -155,3 +155,18 @@ async def test_iteration_ends_quietly_after_aclose(
             await console.send("")
         with pytest.raises(TypeError, match="command"):
             await console.send_command(42)  # type: ignore[arg-type]
+
+
+async def test_each_connection_starts_with_full_rate_buckets(
+    autojump_clock: trio.testing.MockClock, fake: FakeWings, panel: httpx.AsyncClient
+) -> None:
+    # Wings' buckets are per connection; `auth` has a burst of 2 per 5 s. Three
+    # quick reconnects must not wait on buckets emptied by the previous sockets.
+    async with console_for(fake, panel, reconnect_interval=0.1, jitter=0.0) as console:
+        start = trio.current_time()
+        for _ in range(3):
+            fake.drop_all()
+            await trio.sleep(0.01)
+            await console.ws.connect()
+        assert trio.current_time() - start < 1.0
+    assert fake.auth_successes == 4

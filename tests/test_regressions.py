@@ -257,3 +257,18 @@ async def test_a_burst_reaches_an_iterating_consumer_with_default_options(
             got = [await ws.receive() for _ in range(count)]
             assert got == [str(i) for i in range(count)]
             assert ws.get_metrics().dropped == 0
+
+
+async def test_aclose_inside_the_block_does_not_cancel_the_caller(
+    memory_server: MemoryWebSocketServer,
+) -> None:
+    # aclose() used to cancel the manager's nursery scope, which wraps the body.
+    with trio.fail_after(5):
+        async with pw.AdvancedWebSocket(
+            url="ws://memory.test/", stream_opener=memory_server.open_stream
+        ) as ws:
+            await ws.connect()
+            await ws.aclose()
+            await trio.lowlevel.checkpoint()  # still running: not cancelled
+            reached = True
+    assert reached

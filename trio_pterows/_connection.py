@@ -334,6 +334,8 @@ class AdvancedWebSocket:
         try:
             await self.aclose()
         finally:
+            if self._nursery is not None:
+                self._nursery.cancel_scope.cancel()  # the body is over: safe now
             # The body's exception is not handed to the nursery: it would come back
             # wrapped in an ExceptionGroup. Our tasks never raise by design.
             try:
@@ -360,10 +362,18 @@ class AdvancedWebSocket:
         try:
             await self._graceful_close(1000, "", ConnectionState.CLOSING)
         finally:
+            # Not the nursery's own scope: it also wraps the caller's `async with`
+            # body, which may be what called aclose(). Each task stops by itself:
+            # the supervisor through its scope, the dispatcher when hub.close()
+            # closes its channel; __aexit__ cancels whatever is left.
             if self._sup_scope is not None:
                 self._sup_scope.cancel()
-            if self._nursery is not None:
-                self._nursery.cancel_scope.cancel()
+                if self._sup_done is not None and self._supervising:
+                    # Let its teardown (close event, CLOSED) finish; bounded, and
+                    # shielded so that a cancelled aclose() still leaves things tidy.
+                    with trio.move_on_after(CLOSE_TIMEOUT) as bound:
+                        bound.shield = True
+                        await self._sup_done.wait()
             self._queue.clear()
             self._note_queue_empty()
             self._finish(Destroyed("the manager was closed (aclose)"))

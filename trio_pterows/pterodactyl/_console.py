@@ -239,6 +239,8 @@ class Console:
             self._http, self.panel_url, self._api_key, self.server_id
         )
         self._adopt(credentials)
+        # Wings' buckets are per connection: a new socket starts with full ones.
+        self.rate_limiter.reset()
         return credentials.socket_url
 
     def _adopt(self, credentials: Credentials) -> None:
