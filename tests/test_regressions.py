@@ -272,3 +272,31 @@ async def test_aclose_inside_the_block_does_not_cancel_the_caller(
             await trio.lowlevel.checkpoint()  # still running: not cancelled
             reached = True
     assert reached
+
+
+async def test_a_burst_before_the_first_iteration_is_not_dropped(
+    memory_server: MemoryWebSocketServer,
+) -> None:
+    # Under load the burst could arrive while the caller was still in send(),
+    # before its `async for` started: the first overflow waits for it.
+    count = 5000
+
+    async def flood(conn: trio_websocket.WebSocketConnection) -> None:
+        await conn.get_message()
+        blob = b"".join(conn._wsproto.send(TextMessage(data=str(i))) for i in range(count))
+        await conn._stream.send_all(blob)
+        await trio.sleep_forever()
+
+    memory_server.handler = flood
+    with trio.fail_after(20):
+        async with pw.AdvancedWebSocket(
+            url="ws://memory.test/",
+            heartbeat_interval=None,
+            stream_opener=memory_server.open_stream,
+        ) as ws:
+            await ws.connect()
+            await ws.send("go")
+            await trio.testing.wait_all_tasks_blocked()  # the burst is in, nobody iterates
+            got = [await ws.receive() for _ in range(count)]
+            assert got == [str(i) for i in range(count)]
+            assert ws.get_metrics().dropped == 0

@@ -154,7 +154,8 @@ class _Redactor:
     """Masks secrets in text the CLI prints or logs: known values, JWTs, URL queries."""
 
     _JWT = re.compile(r"eyJ[\w-]{4,}\.[\w-]{4,}\.[\w-]+")
-    _URL = re.compile(r"\b(?:wss?|https?)://[^\s'\"<>]*[^\s'\"<>.,:;!?)\]]")
+    # Any scheme: a query string is redacted whatever the URL is for.
+    _URL = re.compile(r"\b[a-zA-Z][a-zA-Z0-9+.-]*://[^\s'\"<>]*[^\s'\"<>.,:;!?)\]]")
 
     def __init__(self) -> None:
         self._secrets: set[str] = set()

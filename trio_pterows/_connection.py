@@ -99,6 +99,10 @@ async def _call(fn: Callable[..., Any], *args: Any) -> Any:
     return result
 
 
+class _CycleEnded(ConnectionFailed):
+    """The cycle ended without a connect failure (its connection closed, no retry)."""
+
+
 class _Outcome:
     """The result of one connect cycle, for everyone waiting in connect()."""
 
@@ -224,6 +228,7 @@ class AdvancedWebSocket:
         "_nursery_manager",
         "_options",
         "_outcome",
+        "_overflowed_once",
         "_pending_success",
         "_ping_payload",
         "_ping_sent",
@@ -298,6 +303,7 @@ class AdvancedWebSocket:
         self._rx_unblocked: trio.Event | None = None
         self._in_overflowing = False
         self._consumer_seen = False
+        self._overflowed_once = False
         self._drained: trio.Event | None = None
         self._waiters: list[_Waiter] = []
 
@@ -428,7 +434,7 @@ class AdvancedWebSocket:
             reconnect_attempts=self._retry_counter(now),
             current_url=redact_url(self._current_url) if self._current_url else None,
             latency=self._latency.stats(),
-            queued=len(self._queue),
+            queued=self._queue.waiting,
             dropped=self._dropped_in + self._queue.dropped + self._hub.dropped,
             connected_since=self._connected_at if self._conn is not None else None,
             connections=self._connections,
@@ -557,16 +563,23 @@ class AdvancedWebSocket:
         if conn is not None and conn.closed is None and self._state is ConnectionState.OPEN:
             await trio.lowlevel.checkpoint()
             return conn
-        started = self._start_supervisor()
-        outcome = self._current_outcome()
-        try:
-            await outcome.event.wait()
-        except trio.Cancelled:
-            if started and not outcome.event.is_set() and self._sup_scope is not None:
-                self._sup_scope.cancel()
-                if self._live is None:
-                    self._state = ConnectionState.CLOSED
-            raise
+        for _ in range(2):
+            started = self._start_supervisor()
+            outcome = self._current_outcome()
+            try:
+                await outcome.event.wait()
+            except trio.Cancelled:
+                if started and not outcome.event.is_set() and self._sup_scope is not None:
+                    self._sup_scope.cancel()
+                    if self._live is None:
+                        self._state = ConnectionState.CLOSED
+                raise
+            if started or not isinstance(outcome.error, _CycleEnded):
+                break
+            # We joined a cycle that was ending (its connection had just died and
+            # it will not reconnect): start a fresh one instead of failing.
+            if self._sup_done is not None:
+                await self._sup_done.wait()
         return outcome.unwrap()
 
     async def manual_reconnect(self) -> ManagedConnection:
@@ -999,7 +1012,7 @@ class AdvancedWebSocket:
         outcome, self._outcome = self._outcome, None
         if outcome is not None and not outcome.event.is_set():
             outcome.resolve(
-                None, error or ConnectionFailed("the connection closed before it opened", [])
+                None, error or _CycleEnded("the connection closed before it opened", [])
             )
         self._in_send.close()
         for waiter in self._waiters:
@@ -1060,10 +1073,15 @@ class AdvancedWebSocket:
         so a consumer that is keeping up may simply not have run yet: hand over in
         batches by waiting until it drained the buffer to half. "block" waits as long
         as that takes; "drop-oldest" waits at most DRAIN_GRACE, once per overflow
-        episode, and only for a consumer that iterates; then it drops the oldest.
+        episode, for a consumer that iterates (and once for one about to start);
+        then it drops the oldest.
         Time spent here never counts toward a heartbeat timeout.
         """
-        if self._block_incoming or (self._consumer_seen and not self._in_overflowing):
+        # The very first overflow also waits: a burst can arrive before a consumer's
+        # first __anext__ (listener-only users pay this grace once, ever).
+        grace = self._consumer_seen or not self._overflowed_once
+        self._overflowed_once = True
+        if self._block_incoming or (grace and not self._in_overflowing):
             self._drained = trio.Event()
             self._rx_unblocked = trio.Event()
             self._rx_blocked = True
@@ -1368,10 +1386,13 @@ class AdvancedWebSocket:
                     item.prepared = True
                     item.data, item.frame = prepared
                 assert item.frame is not None
+                queue.in_flight = item
                 try:
                     await conn.send_message(item.frame)
                 except ConnectionClosed:
                     return  # the item stays queued for the next connection
+                finally:
+                    queue.in_flight = None
                 if queue.remove(item):
                     self._sent += 1
                     hook = self._options.on_after_send

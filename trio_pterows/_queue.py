@@ -45,7 +45,7 @@ class OutgoingQueue:
     - ``"drop-newest"``: the new item is dropped (counted) and :meth:`put` returns None.
     """
 
-    __slots__ = ("_items", "dropped", "limit", "overflow")
+    __slots__ = ("_items", "dropped", "in_flight", "limit", "overflow")
 
     def __init__(self, limit: int | None, overflow: OverflowPolicy = "reject") -> None:
         self.limit = DEFAULT_QUEUE_LIMIT if limit is None else limit
@@ -53,6 +53,9 @@ class OutgoingQueue:
         self._items: deque[QueueItem] = deque()
         #: Items dropped by the overflow policy or by a failed preparation.
         self.dropped = 0
+        #: The head item while its frame is being written: neither clear() nor the
+        #: overflow policy may take it (it is about to count as sent).
+        self.in_flight: QueueItem | None = None
 
     def __len__(self) -> int:
         return len(self._items)
@@ -62,7 +65,10 @@ class OutgoingQueue:
 
     def put(self, data: object) -> QueueItem | None:
         """Append ``data``; return its item, or None if the policy dropped it."""
-        if len(self._items) >= self.limit:
+        # The frame being written has left the queue in all but name: it does not
+        # count toward the limit and the policy never drops it.
+        writing = 1 if self._items and self._items[0] is self.in_flight else 0
+        if len(self._items) - writing >= self.limit:
             if self.overflow == "reject":
                 raise QueueFull(
                     f"outgoing queue is full ({self.limit} messages, "
@@ -71,7 +77,10 @@ class OutgoingQueue:
             self.dropped += 1
             if self.overflow == "drop-newest" or self.limit == 0:
                 return None
-            self._items.popleft()
+            if writing:
+                del self._items[1]
+            else:
+                self._items.popleft()
         item = QueueItem(data)
         self._items.append(item)
         return item
@@ -105,10 +114,18 @@ class OutgoingQueue:
 
     def clear(self) -> int:
         """Drop everything; return how many items were dropped (not counted in ``dropped``)."""
-        n = len(self._items)
+        keep = self.in_flight if self._items and self._items[0] is self.in_flight else None
+        n = len(self._items) - (keep is not None)
         self._items.clear()
+        if keep is not None:
+            self._items.append(keep)
         return n
 
+    @property
+    def waiting(self) -> int:
+        """Items waiting to be written (the one being written excluded)."""
+        return len(self._items) - (1 if self._items and self._items[0] is self.in_flight else 0)
+
     def snapshot(self) -> list[object]:
-        """The queued data, oldest first (for inspection and tests)."""
-        return [item.data for item in self._items]
+        """The waiting data, oldest first (the item being written excluded)."""
+        return [item.data for item in self._items if item is not self.in_flight]

@@ -21,6 +21,7 @@ from typing import cast
 import trio
 import trio_websocket
 import wsproto
+import wsproto.utilities
 from trio_websocket import ConnectionClosed, WebSocketConnection
 from wsproto import ConnectionType, WSConnection
 from wsproto.events import BytesMessage, CloseConnection, Ping, TextMessage
@@ -169,13 +170,27 @@ class ManagedConnection(WebSocketConnection):
         except trio.WouldBlock:
             await lock.acquire()
         try:
-            data = self._wsproto.send(event)
+            # While we waited for the lock the reader may have aborted the connection:
+            # wsproto would refuse the event with LocalProtocolError.
+            if self._close_reason is not None and not isinstance(event, CloseConnection):
+                raise ConnectionClosed(self._close_reason)
+            try:
+                data = self._wsproto.send(event)
+            except wsproto.utilities.LocalProtocolError:
+                reason = self._close_reason or trio_websocket.CloseReason(1006, None)
+                raise ConnectionClosed(reason) from None
             try:
                 await self._stream.send_all(data)
             except trio.Cancelled:
                 self._pw_on_write_interrupted(self)
                 raise
-            except (trio.BrokenResourceError, trio.ClosedResourceError):
+            except (trio.BrokenResourceError, trio.ClosedResourceError) as exc:
+                if self.pw_reader_error is None and not self._open_handshake.is_set():
+                    # The opening handshake's write is where TLS fails (unknown CA,
+                    # wrong host name): keep that error, it decides whether to retry.
+                    self.pw_reader_error = (
+                        exc.__cause__ if isinstance(exc.__cause__, Exception) else exc
+                    )
                 await self._abort_web_socket()
                 assert self._close_reason is not None
                 raise ConnectionClosed(self._close_reason) from None
