@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections import deque
+from array import array
 from collections.abc import Iterable
 
 import attrs
@@ -47,23 +47,33 @@ class LatencyStats:
 
 
 class LatencyWindow:
-    """The last ``size`` latency samples (bounded)."""
+    """The last ``size`` latency samples, in a ring of unboxed doubles.
 
-    __slots__ = ("_samples", "_size", "last")
+    An idle connection pongs for ever: a deque of float objects cost it ~8 KiB;
+    this ring costs ``8 * size`` bytes, allocated with the first sample.
+    """
 
-    def __init__(self, size: int = 256) -> None:
+    __slots__ = ("_count", "_next", "_ring", "_size", "last")
+
+    def __init__(self, size: int = 64) -> None:
         self._size = size
-        self._samples: deque[float] | None = None  # created with the first sample
+        self._ring: array[float] | None = None
+        self._next = 0
+        self._count = 0
         self.last: float | None = None
 
     def add(self, latency: float) -> None:
         self.last = latency
-        if self._samples is None:
-            self._samples = deque(maxlen=self._size)
-        self._samples.append(latency)
+        if self._ring is None:
+            self._ring = array("d", bytes(8 * self._size))
+        self._ring[self._next] = latency
+        self._next = (self._next + 1) % self._size
+        self._count = min(self._count + 1, self._size)
 
     def stats(self) -> LatencyStats | None:
-        return LatencyStats.from_samples(self._samples or ())
+        if self._ring is None:
+            return None
+        return LatencyStats.from_samples(self._ring[: self._count])
 
 
 @attrs.frozen(kw_only=True)
