@@ -425,7 +425,7 @@ class Console:
         rate limited when actually written. Raises :class:`ConsoleClosed` once the
         session ended, ValueError for a frame Wings would drop (over 4096 bytes),
         TypeError for non-str arguments. Cancellation: see
-        :meth:`AdvancedWebSocket.send`.
+        :meth:`~trio_pterows.AdvancedWebSocket.send`.
         """
         self._check_open()
         if not isinstance(event, str) or not event:
