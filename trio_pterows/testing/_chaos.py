@@ -15,6 +15,7 @@ import math
 import socket
 import struct
 import sys
+from collections.abc import Awaitable, Callable
 from typing import NoReturn, final
 
 import trio
@@ -188,8 +189,63 @@ class _Link:
         self.cancel_scope.cancel()
 
 
+class _Listening:
+    """The accept loop TestServer and ChaosProxy share: a listener that refuse() may
+    close and accept_again() reopen on the same port while serve() runs."""
+
+    _host: str
+    _port: int
+    _listener: trio.SocketListener | None
+    _serving: bool
+    _changed: trio.Event
+
+    @property
+    def url(self) -> str:  # pragma: no cover - both subclasses define it
+        raise NotImplementedError
+
+    async def _accept_loop(
+        self,
+        what: str,
+        handler: Callable[[trio.SocketStream], Awaitable[None]],
+        task_status: trio.TaskStatus[str],
+    ) -> NoReturn:
+        if self._serving:
+            raise RuntimeError(f"{what}.serve() is already running")
+        self._serving = True
+        try:
+            first = _bind_listener(self._host, self._port)
+            self._listener = first
+            self._port = _listener_port(first)
+            async with trio.open_nursery() as nursery:
+                task_status.started(self.url)
+                while True:
+                    listener = self._current_listener()
+                    if listener is None:
+                        await self._changed.wait()
+                        continue
+                    try:
+                        stream = await listener.accept()
+                    except trio.ClosedResourceError:
+                        continue  # refuse() or restart() closed it under us
+                    nursery.start_soon(handler, stream)
+        finally:
+            self._serving = False
+            last, self._listener = self._listener, None
+            if last is not None:
+                last.socket.close()
+
+    def _current_listener(self) -> trio.SocketListener | None:
+        # A method, not the attribute, so that type narrowing does not forget that
+        # refuse() may set it to None while serve() waits.
+        return self._listener
+
+    def _notify(self) -> None:
+        self._changed.set()
+        self._changed = trio.Event()
+
+
 @final
-class ChaosProxy:
+class ChaosProxy(_Listening):
     """A TCP proxy for tests that injects network faults on command.
 
     It listens on ``host`` (127.0.0.1) port 0 and forwards every accepted
@@ -439,39 +495,7 @@ class ChaosProxy:
         cancelled; it then listens on the same port. Cancelling it closes the
         listener and every proxied connection.
         """
-        if self._serving:
-            raise RuntimeError("ChaosProxy.serve() is already running")
-        self._serving = True
-        try:
-            first = _bind_listener(self._host, self._port)
-            self._listener = first
-            self._port = _listener_port(first)
-            async with trio.open_nursery() as nursery:
-                task_status.started(self.url)
-                while True:
-                    listener = self._current_listener()
-                    if listener is None:
-                        await self._changed.wait()
-                        continue
-                    try:
-                        stream = await listener.accept()
-                    except trio.ClosedResourceError:
-                        continue  # refuse() closed it under us
-                    nursery.start_soon(self._proxy, stream)
-        finally:
-            self._serving = False
-            last, self._listener = self._listener, None
-            if last is not None:
-                last.socket.close()
-
-    def _current_listener(self) -> trio.SocketListener | None:
-        # A method, not the attribute, so that type narrowing does not forget that
-        # refuse() may set it to None while serve() waits.
-        return self._listener
-
-    def _notify(self) -> None:
-        self._changed.set()
-        self._changed = trio.Event()
+        await self._accept_loop("ChaosProxy", self._proxy, task_status)
 
     async def _proxy(self, client: trio.SocketStream) -> None:
         link = _Link(client)

@@ -15,7 +15,7 @@ from typing import NoReturn, final
 import trio
 from trio_websocket import ConnectionClosed, WebSocketConnection, wrap_server_stream
 
-from ._chaos import _bind_listener, _close_now, _listener_port, _ws_url
+from ._chaos import _bind_listener, _close_now, _Listening, _ws_url
 
 __all__ = ["TestServer", "serve_echo"]
 
@@ -115,7 +115,7 @@ class _GatedStream(trio.abc.Stream):
 
 
 @final
-class TestServer:
+class TestServer(_Listening):
     """A WebSocket server for tests, scriptable at any moment.
 
     It listens on 127.0.0.1, port 0 (a free port), and runs ``handler(server,
@@ -424,39 +424,7 @@ class TestServer:
         cancelled: it then listens on the same port. Cancelling it closes the
         listener and every connection at once.
         """
-        if self._serving:
-            raise RuntimeError("TestServer.serve() is already running")
-        self._serving = True
-        try:
-            first = _bind_listener(self._host, self._port)
-            self._listener = first
-            self._port = _listener_port(first)
-            async with trio.open_nursery() as nursery:
-                task_status.started(self.url)
-                while True:
-                    listener = self._current_listener()
-                    if listener is None:
-                        await self._changed.wait()
-                        continue
-                    try:
-                        stream = await listener.accept()
-                    except trio.ClosedResourceError:
-                        continue  # refuse() or restart() closed it under us
-                    nursery.start_soon(self._serve_peer, stream)
-        finally:
-            self._serving = False
-            last, self._listener = self._listener, None
-            if last is not None:
-                last.socket.close()
-
-    def _current_listener(self) -> trio.SocketListener | None:
-        # A method, not the attribute, so that type narrowing does not forget that
-        # refuse() may set it to None while serve() waits.
-        return self._listener
-
-    def _notify(self) -> None:
-        self._changed.set()
-        self._changed = trio.Event()
+        await self._accept_loop("TestServer", self._serve_peer, task_status)
 
     async def _wait_until(self, predicate: Callable[[], bool]) -> None:
         while not predicate():
