@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from ._backoff import reconnect_delay as reconnect_delay
 from ._connection import CLOSE_TIMEOUT as CLOSE_TIMEOUT
+from ._connection import DRAIN_GRACE as DRAIN_GRACE
 from ._connection import AdvancedWebSocket as AdvancedWebSocket
 from ._connection import open_websocket as open_websocket
 from ._events import DROP as DROP
@@ -41,6 +42,7 @@ from ._version import __version__ as __version__
 
 __all__ = [
     "CLOSE_TIMEOUT",
+    "DRAIN_GRACE",
     "DROP",
     "AdvancedWebSocket",
     "CloseEvent",
