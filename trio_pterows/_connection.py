@@ -534,7 +534,9 @@ class AdvancedWebSocket:
 
     def _report(self, exc: BaseException, context: str) -> None:
         """Log an error that did not end the connection and emit it as ``error``."""
-        self._log.warning("%s error: %s: %s", context, type(exc).__name__, exc, exc=exc)
+        # A failed connect attempt is routine in a retry loop: one line, no traceback.
+        trace = None if context == "connect" else exc
+        self._log.warning("%s error: %s: %s", context, type(exc).__name__, exc, exc=trace)
         # A failing error listener, or an error event the dispatcher had no room for,
         # is logged only: reporting it as another error event could recurse.
         if context not in ("error-listener", "dispatch") and self._hub.wants("error"):
