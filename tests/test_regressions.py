@@ -300,3 +300,63 @@ async def test_a_burst_before_the_first_iteration_is_not_dropped(
             got = [await ws.receive() for _ in range(count)]
             assert got == [str(i) for i in range(count)]
             assert ws.get_metrics().dropped == 0
+
+
+@pytest.mark.parametrize("how", ["cancel connect", "aclose"])
+async def test_interrupted_on_connect_closes_its_socket_and_leaves_no_connection(
+    autojump_clock: trio.testing.MockClock, memory_server: MemoryWebSocketServer, how: str
+) -> None:
+    """on_connect still running when connect() is cancelled or the manager closes:
+    the half-set-up connection is torn down (stream closed, no live connection kept),
+    and the manager can connect again."""
+    ended: list[float] = []
+
+    async def wait_for_the_end(conn: trio_websocket.WebSocketConnection) -> None:
+        try:
+            while True:
+                await conn.get_message()
+        except trio_websocket.ConnectionClosed:
+            ended.append(trio.current_time())
+
+    memory_server.handler = wait_for_the_end
+    entered = trio.Event()
+    hang = [True]
+
+    async def on_connect(ws: pw.AdvancedWebSocket) -> None:
+        entered.set()
+        if hang[0]:
+            await trio.sleep_forever()
+
+    failures: list[pw.ConnectionFailed] = []
+
+    async def connect(ws: pw.AdvancedWebSocket) -> None:
+        try:
+            await ws.connect()
+        except pw.ConnectionFailed as exc:
+            failures.append(exc)
+
+    with trio.fail_after(10):
+        async with pw.AdvancedWebSocket(
+            url="ws://memory.test/", on_connect=on_connect, stream_opener=memory_server.open_stream
+        ) as ws:
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(connect, ws)
+                await entered.wait()
+                if how == "aclose":
+                    await ws.aclose()
+                else:
+                    nursery.cancel_scope.cancel()
+            await trio.testing.wait_all_tasks_blocked()
+            assert len(ended) == 1, "the server still sees the half-set-up connection"
+            assert ws.state is pw.ConnectionState.CLOSED
+            assert ws._live is None
+            if how == "aclose":
+                # connect() says why it gave up, and that was not a network failure.
+                (failure,) = failures
+                assert "closed" in str(failure)
+                assert "interrupted" not in repr((failure, failure.attempts))
+            else:
+                assert failures == []  # cancelled, not failed
+                hang[0] = False
+                await ws.connect()
+                assert ws.is_connected

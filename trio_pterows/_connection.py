@@ -3,11 +3,13 @@
 Task layout (see docs/topics/architecture)::
 
     AdvancedWebSocket nursery (lives as long as the ``async with`` block)
-    ├── supervisor            connect rounds over url + fallbacks, backoff, reconnect
-    │   └── per-connection nursery, inside the connection's own cancel scope
+    ├── supervisor            connect rounds over url + fallbacks, backoff, reconnect;
+    │   │                     while a connection is open, runs its heartbeat (pings,
+    │   │                     pong deadline, latency) in the connection's nursery
+    │   └── per-connection nursery: its cancel scope is the connection's scope
     │       ├── trio-websocket reader   parses frames; runs the receive path inline
-    │       ├── heartbeat               pings, pong deadline, latency
-    │       └── flusher                 writes the outgoing queue in order
+    │       └── flusher                 writes the outgoing queue in order (only
+    │                                   while something is queued)
     └── dispatcher            runs async event listeners (bounded channel)
 
 Dropping a connection (heartbeat timeout, a write cancelled half-way) cancels that
@@ -77,6 +79,8 @@ _ON_CONNECT: contextvars.ContextVar[AdvancedWebSocket | None] = contextvars.Cont
     "trio_pterows_on_connect", default=None
 )
 _NO_PONG = object()
+_SET_EVENT = trio.Event()  # stands for "no ping outstanding" until the first ping
+_SET_EVENT.set()
 _ping_ids = itertools.count(1)
 
 
@@ -167,7 +171,6 @@ class _Live:
         "opened",
         "scope",
         "url",
-        "watch",
     )
 
     def __init__(self, conn: ManagedConnection, url: str, scope: trio.CancelScope) -> None:
@@ -181,7 +184,6 @@ class _Live:
         self.local_close: tuple[int, str] | None = None
         self.nursery: trio.Nursery | None = None
         self.flusher = False
-        self.watch = trio.CancelScope()
 
 
 class AdvancedWebSocket:
@@ -311,7 +313,7 @@ class AdvancedWebSocket:
         self._last_rx = 0.0
         self._ping_sent: float | None = None
         self._ping_payload: bytes | None = None
-        self._pong_event = trio.Event()
+        self._pong_event = _SET_EVENT
         self._latency = LatencyWindow()
 
         self._sent = 0
@@ -807,6 +809,8 @@ class AdvancedWebSocket:
                 return opened_at, close_event, None
             assert error is not None
             attempts.append((redact_url(url), error))
+            if self._close_request is not None:
+                return None, None, error  # close()/aclose() interrupted it: no retry
             self._report(error, "connect")
             if _is_fatal_connect_error(error):
                 return None, None, error
@@ -829,27 +833,30 @@ class AdvancedWebSocket:
         live: _Live | None = None
         opened_at: float | None = None
         close_event: CloseEvent | None = None
-        scope = trio.CancelScope()
+        assert self._live is None, "one connection at a time"
         try:
-            with scope:
-                async with trio.open_nursery() as nursery:
-                    # No `return` in here: a cancelled scope would swallow it.
-                    failure, live = await self._open_live(nursery, url, scope, ssl_context)
-                    if failure is None:
-                        assert live is not None
-                        opened_at = self._on_open(live)
-                        live.nursery = nursery
-                        if self._options.queue_messages or self._queue:
-                            self._start_flusher(live)
-                        # The heartbeat runs in this task until the reader stops
-                        # (_on_reader_done cancels live.watch): no task of its own.
-                        with live.watch:
-                            if not live.conn.pw_reader_done.is_set():
-                                await self._heartbeat(live)
-                        # The heartbeat may stop first (its ping met a closing socket).
-                        await live.conn.pw_reader_done.wait()
-                    nursery.cancel_scope.cancel()
+            # The nursery's cancel scope is the connection's scope (live.scope).
+            async with trio.open_nursery() as nursery:
+                # No `return` in here: a cancelled scope would swallow it.
+                failure, live = await self._open_live(nursery, url, ssl_context)
+                if failure is None:
+                    assert live is not None
+                    opened_at = self._on_open(live)
+                    live.nursery = nursery
+                    if self._options.queue_messages or self._queue:
+                        self._start_flusher(live)
+                    # The heartbeat runs in this task until the reader stops
+                    # (_on_reader_done then cancels the scope): no task of its own.
+                    if not live.conn.pw_reader_done.is_set():
+                        await self._heartbeat(live)
+                    # The heartbeat may stop first (its ping met a closing socket).
+                    await live.conn.pw_reader_done.wait()
+                nursery.cancel_scope.cancel()
         finally:
+            if live is None:
+                # Interrupted during on_connect (aclose(), a cancelled connect()):
+                # the connection exists, _open_live had no chance to return it.
+                live = self._live
             if live is not None:
                 with trio.CancelScope(shield=True):
                     # Interrupts any writer still blocked on this stream.
@@ -858,7 +865,12 @@ class AdvancedWebSocket:
         if opened_at is not None:
             return opened_at, close_event, None
         if failure is None:  # the set-up was interrupted (dropped during on_connect)
-            why = live.abandoned if live is not None and live.abandoned else "interrupted"
+            if live is not None and live.abandoned:
+                why = live.abandoned
+            elif self._close_request is not None:
+                why = "closed by close() or aclose()"
+            else:
+                why = "interrupted"
             failure = ConnectionLost(f"the connection was lost while being set up: {why}")
         return None, None, failure
 
@@ -866,7 +878,6 @@ class AdvancedWebSocket:
         self,
         nursery: trio.Nursery,
         url: str,
-        scope: trio.CancelScope,
         ssl_context: ssl.SSLContext | None,
     ) -> tuple[BaseException | None, _Live | None]:
         """Open the connection and run ``on_connect``: ``(failure, live)``."""
@@ -897,7 +908,7 @@ class AdvancedWebSocket:
             ), None
         except Exception as exc:
             return exc, None
-        live = _Live(conn, url, scope)
+        live = _Live(conn, url, nursery.cancel_scope)
         self._live = live
         self._last_rx = trio.current_time()
         if options.on_connect is not None:
@@ -1183,7 +1194,8 @@ class AdvancedWebSocket:
         # (also while on_connect runs, before the connection ever opened).
         live = self._live
         if live is not None and live.conn is conn:
-            live.watch.cancel()
+            if live.opened:
+                live.scope.cancel()  # ends the heartbeat and the flusher
             reason = conn.closed
             text = f"{reason.code} {reason.reason or ''}".strip() if reason else "lost"
             for waiter in self._waiters:
