@@ -262,6 +262,55 @@ async def test_managed_connection_closes_1009_on_oversized_message() -> None:
             nursery.cancel_scope.cancel()
 
 
+async def test_the_handshake_is_let_go_once_the_connection_is_open() -> None:
+    # ManagedConnection swaps wsproto's H11Handshake for a stub after the upgrade
+    # (about 1.5 KiB per idle connection); messages must still flow both ways.
+    client_stream, server_stream = trio.testing.memory_stream_pair()
+    server = FakeServer(server_stream)
+    conn, seen = _managed(client_stream)
+    with trio.fail_after(5):
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(conn.pw_run_reader)
+            await _open(server, conn)
+            assert type(conn._wsproto.handshake).__name__ == "_OpenedHandshake"
+            assert conn._wsproto.state.name == "OPEN"
+            await server.send(TextMessage("after"))
+            await seen["got_message"].wait()
+            await conn.send_message("reply")
+            reply = await server.next_event()
+            assert isinstance(reply, TextMessage)
+            assert reply.data == "reply"
+            nursery.cancel_scope.cancel()
+
+
+def test_wsproto_uses_its_handshake_after_the_upgrade_only_for_events() -> None:
+    # The stub only has events(): every other use of self.handshake in WSConnection
+    # must sit behind `if self.connection is None`.
+    source = inspect.getsource(WSConnection)
+    uses = [line.strip() for line in source.splitlines() if "self.handshake" in line]
+    assert uses == [
+        "self.handshake = H11Handshake(connection_type)",
+        "return self.handshake.state",
+        "self.handshake.initiate_upgrade_connection(headers, path)",
+        "data += self.handshake.send(event)",
+        "self.connection = self.handshake.connection",
+        "self.handshake.receive_data(data)",
+        "self.connection = self.handshake.connection",
+        "yield from self.handshake.events()",
+    ]
+
+
+def test_managed_connection_keeps_instance_dict_keys_shared() -> None:
+    # CPython shares an instance dict's keys (a compact dict) only up to 30 keys;
+    # past that every connection pays for a private 1.5 KiB table. ManagedConnection
+    # keeps its own state in one slotted attribute for that reason.
+    client_stream, _ = trio.testing.memory_stream_pair()
+    conn, _seen = _managed(client_stream)
+    base, _ = _client_pair()
+    assert len(vars(conn)) <= len(vars(base)) + 1
+    assert len(vars(conn)) <= 30
+
+
 async def test_get_message_is_refused_on_a_managed_connection() -> None:
     client_stream, _ = trio.testing.memory_stream_pair()
     conn, _seen = _managed(client_stream)

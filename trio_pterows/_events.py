@@ -244,8 +244,29 @@ class Subscription:
         await trio.lowlevel.checkpoint_if_cancelled()
 
 
+#: Shared by every hub that nobody listens to (most of them, at scale).
+_NOTHING: frozenset[str] = frozenset()
+
+
 class EventHub:
     """Listener registry and dispatcher (internal; one per manager)."""
+
+    __slots__ = (
+        "_async",
+        "_async_buffer",
+        "_async_receive",
+        "_async_send",
+        "_closed",
+        "_listeners",
+        "_option_callbacks",
+        "_report",
+        "_subs_for",
+        "_subscriptions",
+        "_sync",
+        "_wanted",
+        "dropped",
+        "wants_message",
+    )
 
     def __init__(
         self,
@@ -261,7 +282,7 @@ class EventHub:
         self._sync: dict[str, tuple[Listener, ...]] = {}
         self._async: dict[str, tuple[Listener, ...]] = {}
         self._subs_for: dict[str, tuple[Subscription, ...]] = {}
-        self._wanted: frozenset[str] = frozenset()
+        self._wanted: frozenset[str] = _NOTHING
         #: Hot-path flag: somebody wants "message" events.
         self.wants_message = False
         # Created with the first async listener: most connections never need it.
@@ -327,7 +348,9 @@ class EventHub:
             for type_ in sub.types if sub.types is not None else all_types:
                 subs.setdefault(type_, []).append(sub)
         self._subs_for = {k: tuple(v) for k, v in subs.items()}
-        self._wanted = frozenset(self._sync) | frozenset(self._async) | frozenset(self._subs_for)
+        self._wanted = (
+            frozenset(self._sync) | frozenset(self._async) | frozenset(self._subs_for)
+        ) or _NOTHING
         if self._async and self._async_send is None and not self._closed:
             self._async_send, self._async_receive = trio.open_memory_channel[
                 tuple[Listener, Any, str]

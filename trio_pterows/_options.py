@@ -262,9 +262,12 @@ _TOKEN_CHARS = frozenset(
 )
 
 
+_NO_CODES: frozenset[int] = frozenset()
+
+
 def _to_codes(value: Any) -> frozenset[int]:
-    if value is None:
-        return frozenset()
+    if value is None or (isinstance(value, (frozenset, set, tuple, list)) and not value):
+        return _NO_CODES  # one shared empty set instead of one per connection
     if not isinstance(value, Iterable):
         raise TypeError(f"fatal_close_codes: expected a set of ints, got {type(value).__name__}")
     codes = frozenset(value)
@@ -385,7 +388,7 @@ class WSConnectionOptions:
     #: The retry counter resets only after the connection stayed up this long.
     reconnect_reset_after: float = attrs.field(default=5.0, validator=_seconds())
     #: Peer close codes after which no reconnect happens.
-    fatal_close_codes: frozenset[int] = attrs.field(factory=frozenset, converter=_to_codes)
+    fatal_close_codes: frozenset[int] = attrs.field(default=_NO_CODES, converter=_to_codes)
     #: Bound of the buffer between the socket and ``async for``.
     incoming_queue_limit: int = attrs.field(default=1024, validator=_count(minimum=1))
     #: Full incoming buffer: "drop-oldest" (counted, error event) or "block" (backpressure).

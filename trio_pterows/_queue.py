@@ -37,6 +37,11 @@ class QueueItem:
         return f"<QueueItem prepared={self.prepared}>"
 
 
+# Most queues never hold anything, and an empty deque is 760 bytes: they all share
+# this one until their first put (nothing but clear() ever reaches it).
+_NO_ITEMS: deque[QueueItem] = deque(maxlen=0)
+
+
 class OutgoingQueue:
     """A FIFO of :class:`QueueItem` bounded by ``limit`` with an overflow policy.
 
@@ -50,7 +55,7 @@ class OutgoingQueue:
     def __init__(self, limit: int | None, overflow: OverflowPolicy = "reject") -> None:
         self.limit = DEFAULT_QUEUE_LIMIT if limit is None else limit
         self.overflow: OverflowPolicy = overflow
-        self._items: deque[QueueItem] = deque()
+        self._items = _NO_ITEMS
         #: Items dropped by the overflow policy or by a failed preparation.
         self.dropped = 0
         #: The head item while its frame is being written: neither clear() nor the
@@ -82,6 +87,8 @@ class OutgoingQueue:
             else:
                 self._items.popleft()
         item = QueueItem(data)
+        if self._items is _NO_ITEMS:
+            self._items = deque()
         self._items.append(item)
         return item
 
@@ -91,6 +98,8 @@ class OutgoingQueue:
         Used for a direct send that lost its connection: it was issued before anything
         now in the queue. Over the limit, the policy drops from the tail instead.
         """
+        if self._items is _NO_ITEMS:
+            self._items = deque()
         self._items.appendleft(item)
         if len(self._items) > self.limit:
             self.dropped += 1
