@@ -156,6 +156,7 @@ PYTHON = Project(
         ("ssl.SSLCertVerificationError", "py:exception", "library/ssl.html#$"),
         ("contextlib.AsyncExitStack", "py:class", "library/contextlib.html#$"),
         ("collections.deque", "py:class", "library/collections.html#$"),
+        ("gc.freeze", "py:function", "library/gc.html#$"),
         ("itertools.count", "py:function", "library/itertools.html#$"),
         ("json", "py:module", "library/json.html#module-json"),
         ("enum.Enum", "py:class", "library/enum.html#$"),
