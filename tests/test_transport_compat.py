@@ -6,10 +6,12 @@ against the new trio_websocket/_impl.py before moving the pin in pyproject.toml.
 
 from __future__ import annotations
 
+import contextlib
 import importlib.metadata
 import inspect
 import re
 import sys
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -189,98 +191,94 @@ async def _open(server: FakeServer, conn: ManagedConnection) -> Request:
     return request
 
 
-async def test_managed_connection_receives_through_its_hooks() -> None:
+@contextlib.asynccontextmanager
+async def _running(
+    max_message_size: int = 1024,
+) -> AsyncIterator[tuple[FakeServer, ManagedConnection, dict[str, Any], Request]]:
+    """A ManagedConnection whose reader runs and whose handshake the server accepted;
+    the reader is cancelled at the end (bounded: 5 s in all)."""
     client_stream, server_stream = trio.testing.memory_stream_pair()
     server = FakeServer(server_stream)
-    conn, seen = _managed(client_stream)
+    conn, seen = _managed(client_stream, max_message_size)
     with trio.fail_after(5):
         async with trio.open_nursery() as nursery:
             nursery.start_soon(conn.pw_run_reader)
             request = await _open(server, conn)
-            assert request.target == "/socket?x=1"
-            assert request.subprotocols == ["chat"]
-            assert (b"origin", b"https://example.com") in [
-                (k.lower(), v) for k, v in request.extra_headers
-            ]
-
-            # A fragmented text message arrives whole, through _handle_message_event.
-            await server.send(TextMessage("hel", message_finished=False), TextMessage("lo"))
-            await seen["got_message"].wait()
-            assert seen["messages"] == ["hello"]
-            seen["got_message"] = trio.Event()
-            await server.send(BytesMessage(b"\x00", message_finished=False), BytesMessage(b"\xff"))
-            while len(seen["messages"]) < 2:
-                await trio.testing.wait_all_tasks_blocked()
-            assert seen["messages"] == ["hello", b"\x00\xff"]
-            assert conn._message_parts == []
-            assert conn._message_size == 0
-
-            # A pong goes through _handle_pong_event; our ping goes out through _send.
-            await conn.pw_send_ping(b"beat-1")
-            ping = await server.next_event()
-            assert isinstance(ping, Ping)
-            assert ping.payload == b"beat-1"
-            await server.send(Pong(payload=b"beat-1"))
-            while not seen["pongs"]:
-                await trio.testing.wait_all_tasks_blocked()
-            assert seen["pongs"] == [b"beat-1"]
-
-            # The peer closes: the client answers, the server drops TCP, the reader stops.
-            await server.send(CloseConnection(code=1000, reason="bye"))
-            answer = await server.next_event()
-            assert isinstance(answer, CloseConnection)
-            assert answer.code == 1000
-            await server_stream.aclose()
-            await conn.pw_reader_done.wait()
-            assert conn.pw_reader_error is None
-            assert conn.closed is not None
-            assert conn.closed.code == 1000
-            assert seen["interrupted"] == []
-            with pytest.raises(ConnectionClosed):
-                await conn.pw_send_ping(b"late")
+            yield server, conn, seen, request
             nursery.cancel_scope.cancel()
+
+
+async def test_managed_connection_receives_through_its_hooks() -> None:
+    async with _running() as (server, conn, seen, request):
+        assert request.target == "/socket?x=1"
+        assert request.subprotocols == ["chat"]
+        assert (b"origin", b"https://example.com") in [
+            (k.lower(), v) for k, v in request.extra_headers
+        ]
+
+        # A fragmented text message arrives whole, through _handle_message_event.
+        await server.send(TextMessage("hel", message_finished=False), TextMessage("lo"))
+        await seen["got_message"].wait()
+        assert seen["messages"] == ["hello"]
+        seen["got_message"] = trio.Event()
+        await server.send(BytesMessage(b"\x00", message_finished=False), BytesMessage(b"\xff"))
+        while len(seen["messages"]) < 2:
+            await trio.testing.wait_all_tasks_blocked()
+        assert seen["messages"] == ["hello", b"\x00\xff"]
+        assert conn._message_parts == []
+        assert conn._message_size == 0
+
+        # A pong goes through _handle_pong_event; our ping goes out through _send.
+        await conn.pw_send_ping(b"beat-1")
+        ping = await server.next_event()
+        assert isinstance(ping, Ping)
+        assert ping.payload == b"beat-1"
+        await server.send(Pong(payload=b"beat-1"))
+        while not seen["pongs"]:
+            await trio.testing.wait_all_tasks_blocked()
+        assert seen["pongs"] == [b"beat-1"]
+
+        # The peer closes: the client answers, the server drops TCP, the reader stops.
+        await server.send(CloseConnection(code=1000, reason="bye"))
+        answer = await server.next_event()
+        assert isinstance(answer, CloseConnection)
+        assert answer.code == 1000
+        await server.stream.aclose()
+        await conn.pw_reader_done.wait()
+        assert conn.pw_reader_error is None
+        assert conn.closed is not None
+        assert conn.closed.code == 1000
+        assert seen["interrupted"] == []
+        with pytest.raises(ConnectionClosed):
+            await conn.pw_send_ping(b"late")
 
 
 async def test_managed_connection_closes_1009_on_oversized_message() -> None:
-    client_stream, server_stream = trio.testing.memory_stream_pair()
-    server = FakeServer(server_stream)
-    conn, seen = _managed(client_stream, max_message_size=10)
-    with trio.fail_after(5):
-        async with trio.open_nursery() as nursery:
-            nursery.start_soon(conn.pw_run_reader)
-            await _open(server, conn)
-            await server.send(TextMessage("x" * 11))
-            close = await server.next_event()
-            assert isinstance(close, CloseConnection)
-            assert close.code == 1009
-            assert conn.closed is not None
-            assert conn.closed.code == 1009
-            # The reader stops once the close handshake completes.
-            await server.send(close.response())
-            await conn.pw_reader_done.wait()
-            assert seen["messages"] == []
-            nursery.cancel_scope.cancel()
+    async with _running(max_message_size=10) as (server, conn, seen, _):
+        await server.send(TextMessage("x" * 11))
+        close = await server.next_event()
+        assert isinstance(close, CloseConnection)
+        assert close.code == 1009
+        assert conn.closed is not None
+        assert conn.closed.code == 1009
+        # The reader stops once the close handshake completes.
+        await server.send(close.response())
+        await conn.pw_reader_done.wait()
+        assert seen["messages"] == []
 
 
 async def test_the_handshake_is_let_go_once_the_connection_is_open() -> None:
     # ManagedConnection swaps wsproto's H11Handshake for a stub after the upgrade
     # (about 1.5 KiB per idle connection); messages must still flow both ways.
-    client_stream, server_stream = trio.testing.memory_stream_pair()
-    server = FakeServer(server_stream)
-    conn, seen = _managed(client_stream)
-    with trio.fail_after(5):
-        async with trio.open_nursery() as nursery:
-            nursery.start_soon(conn.pw_run_reader)
-            await _open(server, conn)
-            assert type(conn._wsproto.handshake).__name__ == "_OpenedHandshake"
-            assert conn._wsproto.state.name == "OPEN"
-            await server.send(TextMessage("after"))
-            await seen["got_message"].wait()
-            await conn.send_message("reply")
-            reply = await server.next_event()
-            assert isinstance(reply, TextMessage)
-            assert reply.data == "reply"
-            nursery.cancel_scope.cancel()
+    async with _running() as (server, conn, seen, _):
+        assert type(conn._wsproto.handshake).__name__ == "_OpenedHandshake"
+        assert conn._wsproto.state.name == "OPEN"
+        await server.send(TextMessage("after"))
+        await seen["got_message"].wait()
+        await conn.send_message("reply")
+        reply = await server.next_event()
+        assert isinstance(reply, TextMessage)
+        assert reply.data == "reply"
 
 
 def test_wsproto_uses_its_handshake_after_the_upgrade_only_for_events() -> None:
