@@ -34,8 +34,16 @@ OPERATIONS: dict[str, Callable[[pw.AdvancedWebSocket], Awaitable[Any]]] = {
 }
 
 
+async def _authenticate(ws: pw.AdvancedWebSocket) -> None:
+    """An on_connect hook that does I/O, like the Pterodactyl console's auth."""
+    await ws.send_and_wait_response("auth", lambda m: m == "auth", timeout=5)
+
+
+@pytest.mark.parametrize("hook", [None, _authenticate], ids=["plain", "on_connect"])
 @pytest.mark.parametrize("name", OPERATIONS)
-async def test_cancel_at_every_checkpoint(name: str, nursery: trio.Nursery) -> None:
+async def test_cancel_at_every_checkpoint(
+    name: str, hook: Callable[[pw.AdvancedWebSocket], Awaitable[None]] | None, nursery: trio.Nursery
+) -> None:
     received: list[str | bytes] = []
 
     async def record_and_echo(conn: trio_websocket.WebSocketConnection) -> None:
@@ -59,6 +67,7 @@ async def test_cancel_at_every_checkpoint(name: str, nursery: trio.Nursery) -> N
                 auto_reconnect=True,
                 reconnect_interval=0.0,
                 heartbeat_interval=None,
+                on_connect=hook,
                 stream_opener=server.open_stream,
             ) as ws:
                 if name != "connect":
@@ -80,6 +89,8 @@ async def test_cancel_at_every_checkpoint(name: str, nursery: trio.Nursery) -> N
                 # consistent state
                 assert ws.state in set(pw.ConnectionState)
                 assert ws.is_connected == (ws.state is pw.ConnectionState.OPEN)
+                if ws.state is pw.ConnectionState.CLOSED:
+                    assert ws._live is None, f"a half-set-up connection kept at step {n}"
                 if name != "aclose":
                     # still usable, and nothing accepted was lost or doubled
                     await ws.connect()
