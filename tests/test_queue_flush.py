@@ -14,7 +14,7 @@ import trio_websocket
 import trio_pterows as pw
 from trio_pterows.testing import MemoryWebSocketServer
 
-from .conftest import MEMORY_URL, EventLog
+from .conftest import MEMORY_URL, EventLog, task_tree
 
 MakeWS = Callable[..., pw.AdvancedWebSocket]
 
@@ -241,3 +241,54 @@ async def test_without_queue_a_lost_send_raises_connection_lost(
             await ws.send("x")
         with pytest.raises(pw.NotConnected):  # ConnectionLost is a NotConnected
             await ws.send("y")
+
+
+def _flushers() -> list[trio.lowlevel.Task]:
+    return [t for t in task_tree() if t.coro.__qualname__ == "AdvancedWebSocket._flusher"]
+
+
+async def test_a_flusher_runs_only_while_something_is_queued(
+    autojump_clock: trio.testing.MockClock, memory_server: MemoryWebSocketServer, make_ws: MakeWS
+) -> None:
+    """An idle connection has no flusher task (memory at scale); a non-empty queue
+    gets one, which writes in order and ends when the queue is empty."""
+    received: list[str | bytes] = []
+    memory_server.handler = recording_handler(received)
+    release = trio.Event()
+
+    async def hold_a(message: Any) -> Any:
+        if message == "a":
+            await release.wait()
+        return message
+
+    with trio.fail_after(10):
+        async with make_ws(queue_messages=True, on_before_send=hold_a) as ws:
+            await ws.connect()
+            await trio.testing.wait_all_tasks_blocked()
+            assert _flushers() == []
+
+            await ws.close()
+            for message in ("q0", "q1", "q2"):
+                await ws.send(message)
+            assert _flushers() == []  # not connected: nothing to flush into
+            await ws.connect()
+            await ws.wait_flushed()
+            await trio.testing.wait_all_tasks_blocked()
+            assert received == ["q0", "q1", "q2"]
+            assert _flushers() == []  # drained: it ended
+
+            # The flusher holds "a" (its hook waits); "b", sent while connected, goes
+            # in behind it, to the same flusher, and nothing overtakes "a".
+            await ws.close()
+            await ws.send("a")
+            await ws.connect()
+            await trio.testing.wait_all_tasks_blocked()
+            assert len(_flushers()) == 1
+            await ws.send("b")
+            assert ws.get_metrics().queued == 2
+            assert len(_flushers()) == 1
+            release.set()
+            await ws.wait_flushed()
+            await trio.testing.wait_all_tasks_blocked()
+            assert received == ["q0", "q1", "q2", "a", "b"]
+            assert _flushers() == []

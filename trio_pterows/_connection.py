@@ -237,7 +237,6 @@ class AdvancedWebSocket:
         "_pong_event",
         "_pong_expected",
         "_queue",
-        "_queue_changed",
         "_queue_empty",
         "_received",
         "_retry",
@@ -275,7 +274,6 @@ class AdvancedWebSocket:
         self._hub = EventHub(self._report, async_buffer=max(64, options.incoming_queue_limit))
         self._queue = OutgoingQueue(options.message_queue_limit, options.message_queue_overflow)
         # Events that most connections never need are created on first use.
-        self._queue_changed: trio.Event | None = None
         self._queue_empty: trio.Event | None = None
         self._default_ssl: ssl.SSLContext | None = None
 
@@ -843,7 +841,7 @@ class AdvancedWebSocket:
                     assert live is not None
                     opened_at = self._on_open(live)
                     live.nursery = nursery
-                    if self._options.queue_messages or self._queue:
+                    if self._queue:
                         self._start_flusher(live)
                     # The heartbeat runs in this task until the reader stops
                     # (_on_reader_done then cancels the scope): no task of its own.
@@ -1352,17 +1350,17 @@ class AdvancedWebSocket:
         )
 
     def _start_flusher(self, live: _Live) -> None:
-        if not live.flusher and live.nursery is not None:
+        # While the reader runs, its nursery is open (it is one of its children);
+        # once it stopped, the connection can write nothing more anyway.
+        if not live.flusher and live.nursery is not None and not live.conn.pw_reader_done.is_set():
             live.flusher = True
-            live.nursery.start_soon(self._flusher, live.conn)
+            live.nursery.start_soon(self._flusher, live)
 
     def _wake_flusher(self) -> None:
+        """Something was queued: make sure a flusher runs while connected."""
         live = self._live
-        if live is not None and live.opened and not live.flusher:
+        if live is not None and live.opened:
             self._start_flusher(live)
-        if self._queue_changed is not None:
-            self._queue_changed.set()
-            self._queue_changed = None
 
     def _note_queue_empty(self) -> None:
         if not self._queue and self._queue_empty is not None:
@@ -1382,43 +1380,47 @@ class AdvancedWebSocket:
             await self._queue_empty.wait()
         await trio.lowlevel.cancel_shielded_checkpoint()
 
-    async def _flusher(self, conn: ManagedConnection) -> None:
+    async def _flusher(self, live: _Live) -> None:
+        """Write the queue, oldest first, until it is empty, then end: an idle
+        connection has no flusher task, and the next put starts one."""
+        conn = live.conn
         queue = self._queue
-        while True:
-            while queue:
-                item = queue.peek()
-                if not item.prepared:
-                    try:
-                        prepared = await self._prepare(item.data)
-                    except Exception as exc:
-                        queue.drop(item)
-                        self._report(exc, "flush")
-                        continue
-                    if prepared is None:
-                        queue.remove(item)
-                        continue
-                    item.prepared = True
-                    item.data, item.frame = prepared
-                assert item.frame is not None
-                queue.in_flight = item
+        while queue:
+            item = queue.peek()
+            if not item.prepared:
                 try:
-                    await conn.send_message(item.frame)
-                except ConnectionClosed:
-                    return  # the item stays queued for the next connection
-                finally:
-                    queue.in_flight = None
-                if queue.remove(item):
-                    self._sent += 1
-                    hook = self._options.on_after_send
-                    if hook is not None:
-                        try:
-                            await _call(hook, item.data)
-                        except Exception as exc:
-                            self._report(exc, "on_after_send")
-            self._note_queue_empty()
-            if self._queue_changed is None:
-                self._queue_changed = trio.Event()
-            await self._queue_changed.wait()
+                    prepared = await self._prepare(item.data)
+                except Exception as exc:
+                    queue.drop(item)
+                    self._report(exc, "flush")
+                    continue
+                if prepared is None:
+                    queue.remove(item)
+                    continue
+                item.prepared = True
+                item.data, item.frame = prepared
+            assert item.frame is not None
+            queue.in_flight = item
+            try:
+                await conn.send_message(item.frame)
+            except ConnectionClosed:
+                # The item stays queued for the next connection; live.flusher
+                # stays set: no new flusher for this connection.
+                return
+            finally:
+                queue.in_flight = None
+            if queue.remove(item):
+                self._sent += 1
+                hook = self._options.on_after_send
+                if hook is not None:
+                    try:
+                        await _call(hook, item.data)
+                    except Exception as exc:
+                        self._report(exc, "on_after_send")
+        # No checkpoint since the queue was seen empty: a put from now on starts a
+        # new flusher.
+        live.flusher = False
+        self._note_queue_empty()
 
     def clear_message_queue(self) -> int:
         """Drop every queued message; return how many were dropped."""
