@@ -266,8 +266,8 @@ _NO_CODES: frozenset[int] = frozenset()
 
 
 def _to_codes(value: Any) -> frozenset[int]:
-    if value is None or (isinstance(value, (frozenset, set, tuple, list)) and not value):
-        return _NO_CODES  # one shared empty set instead of one per connection
+    if value is None:
+        return _NO_CODES
     if not isinstance(value, Iterable):
         raise TypeError(f"fatal_close_codes: expected a set of ints, got {type(value).__name__}")
     codes = frozenset(value)
@@ -279,7 +279,7 @@ def _to_codes(value: Any) -> frozenset[int]:
                 f"fatal_close_codes: {code} never appears in a close frame; "
                 "a lost connection is not a close code"
             )
-    return codes
+    return codes or _NO_CODES  # one shared empty set instead of one per connection
 
 
 def _heartbeat_interval(value: Any) -> float | None:

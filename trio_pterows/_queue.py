@@ -37,9 +37,20 @@ class QueueItem:
         return f"<QueueItem prepared={self.prepared}>"
 
 
-# Most queues never hold anything, and an empty deque is 760 bytes: they all share
-# this one until their first put (nothing but clear() ever reaches it).
-_NO_ITEMS: deque[QueueItem] = deque(maxlen=0)
+class _NoItems(deque[QueueItem]):
+    """The deque of every queue that never held anything (an empty deque is 760
+    bytes, and most queues stay empty): shared, so it refuses items loudly rather
+    than let one queue's message appear in another's or vanish."""
+
+    __slots__ = ()
+
+    def append(self, item: QueueItem) -> None:
+        raise AssertionError("internal error: an item was put into the shared empty deque")
+
+    appendleft = append
+
+
+_NO_ITEMS = _NoItems()
 
 
 class OutgoingQueue:
@@ -55,7 +66,7 @@ class OutgoingQueue:
     def __init__(self, limit: int | None, overflow: OverflowPolicy = "reject") -> None:
         self.limit = DEFAULT_QUEUE_LIMIT if limit is None else limit
         self.overflow: OverflowPolicy = overflow
-        self._items = _NO_ITEMS
+        self._items: deque[QueueItem] = _NO_ITEMS
         #: Items dropped by the overflow policy or by a failed preparation.
         self.dropped = 0
         #: The head item while its frame is being written: neither clear() nor the
