@@ -61,7 +61,7 @@ from ._log import Log
 from ._metrics import LatencyWindow, WSMetrics
 from ._options import WSConnectionOptions, redact_url, split_url
 from ._queue import DEFAULT_QUEUE_LIMIT, OutgoingQueue, QueueItem
-from ._transport import ManagedConnection, StreamOpener, open_connection
+from ._transport import SET_EVENT, ManagedConnection, StreamOpener, open_connection
 
 if sys.version_info < (3, 11):  # pragma: no cover
     from exceptiongroup import BaseExceptionGroup  # type: ignore[import-not-found,unused-ignore]
@@ -79,8 +79,6 @@ _ON_CONNECT: contextvars.ContextVar[AdvancedWebSocket | None] = contextvars.Cont
     "trio_pterows_on_connect", default=None
 )
 _NO_PONG = object()
-_SET_EVENT = trio.Event()  # stands for "no ping outstanding" until the first ping
-_SET_EVENT.set()
 _ping_ids = itertools.count(1)
 
 
@@ -311,7 +309,7 @@ class AdvancedWebSocket:
         self._last_rx = 0.0
         self._ping_sent: float | None = None
         self._ping_payload: bytes | None = None
-        self._pong_event = _SET_EVENT
+        self._pong_event = SET_EVENT  # no ping outstanding until the first one
         self._latency = LatencyWindow()
 
         self._sent = 0

@@ -38,8 +38,9 @@ class HandshakeFailed(ConnectionError):
 
 
 _UNWATCHED_EVENT = trio.Event()
-_SET_EVENT = trio.Event()
-_SET_EVENT.set()
+#: An Event that is already set: stands in for one that nobody will wait on again.
+SET_EVENT = trio.Event()
+SET_EVENT.set()
 _UNUSED_CHANNEL = trio.open_memory_channel[str | bytes](0)
 _UNUSED_CHANNEL[0].close()
 _UNUSED_CHANNEL[1].close()
@@ -50,7 +51,7 @@ class _OpenedHandshake:
 
     ``WSConnection`` consults its handshake after the upgrade only to drain its
     (empty) event queue; the real one keeps an HTTP/1.1 parser, the request and a
-    deque alive for the connection's whole life (about 1 KiB each, measured).
+    deque alive for the connection's whole life (about 1.5 KiB, measured).
     """
 
     __slots__ = ()
@@ -324,7 +325,7 @@ async def open_connection(
         nursery.start_soon(conn.pw_run_reader)
         await conn.pw_ready.wait()
         _check_opened(conn)
-        conn._pw.ready = _SET_EVENT  # nobody waits on it again: let it go
+        conn._pw.ready = SET_EVENT  # nobody waits on it again: let it go
     except BaseException:
         with trio.CancelScope(shield=True):
             await trio.aclose_forcefully(stream)
