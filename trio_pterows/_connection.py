@@ -1348,17 +1348,17 @@ class AdvancedWebSocket:
         )
 
     def _start_flusher(self, live: _Live) -> None:
-        # While the reader runs, its nursery is open (it is one of its children);
-        # once it stopped, the connection can write nothing more anyway.
+        # live.nursery is set once the connection opened. While the reader runs, that
+        # nursery is open (the reader is one of its children); once it stopped, the
+        # connection can write nothing more anyway.
         if not live.flusher and live.nursery is not None and not live.conn.pw_reader_done.is_set():
             live.flusher = True
             live.nursery.start_soon(self._flusher, live)
 
     def _wake_flusher(self) -> None:
         """Something was queued: make sure a flusher runs while connected."""
-        live = self._live
-        if live is not None and live.opened:
-            self._start_flusher(live)
+        if self._live is not None:
+            self._start_flusher(self._live)  # a no-op until the connection opened
 
     def _note_queue_empty(self) -> None:
         if not self._queue and self._queue_empty is not None:
