@@ -209,7 +209,10 @@ async def test_demo_prints_plain_lines_and_a_summary_when_not_a_terminal() -> No
     lines = out.splitlines()
     assert lines[0].startswith("pterows demo")
     assert "Seed 1" in lines[0]
-    assert lines[-1].startswith("summary: 3.0 s, seed 1: ")
+    # The elapsed time is wall-clock: on a busy machine it is longer than asked for.
+    summary = re.match(r"summary: (\d+\.\d) s, seed 1: ", lines[-1])
+    assert summary is not None, lines[-1]
+    assert float(summary[1]) >= 2.9
     events = lines[1:-1]
     assert events
     assert all(PLAIN_LINE.match(line) for line in events), events

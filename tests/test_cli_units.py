@@ -9,6 +9,7 @@ import io
 import logging
 import os
 import random
+import re
 import signal
 import sys
 from collections.abc import AsyncIterator
@@ -768,7 +769,10 @@ async def test_demo_runs_with_the_live_view_on_a_terminal(
     assert "server console" in text
     assert "what just happened" in text
     assert "\x1b[" in text  # drawn for a terminal
-    assert "summary: 2.5 s, seed 11:" in text
+    # The elapsed time is wall-clock: on a busy machine it is longer than asked for.
+    summary = re.search(r"summary: (\d+\.\d) s, seed 11:", text)
+    assert summary is not None
+    assert float(summary[1]) >= 2.4
     assert KEY not in text
     assert "ptlc_" not in text
 
