@@ -1,0 +1,1 @@
+"""Transports: the WebSocket engines behind the seam of :mod:`._base` (internal)."""
