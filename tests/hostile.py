@@ -26,6 +26,7 @@ from __future__ import annotations
 import base64
 import contextlib
 import hashlib
+import os
 import struct
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Literal
@@ -33,6 +34,11 @@ from typing import Literal
 import attrs
 import trio
 import trio.testing
+import trio_websocket
+
+import trio_pterows
+
+from .conftest import task_tree
 
 __all__ = [
     "BINARY",
@@ -49,6 +55,8 @@ __all__ = [
     "accept_key",
     "close_frame",
     "frame",
+    "leaked_tasks",
+    "task_tree",
 ]
 
 CONTINUATION, TEXT, BINARY, CLOSE, PING, PONG = 0x0, 0x1, 0x2, 0x8, 0x9, 0xA
@@ -408,3 +416,31 @@ class HostileServer:
             # The script ended: hang up (a script that must not, ends with hold_open()).
             nursery.cancel_scope.cancel()
             await trio.aclose_forcefully(stream)
+
+
+# ------------------------------------------------------------------- task leaks
+
+_LIBRARY_DIRS = tuple(
+    os.path.dirname(module.__file__ or "") + os.sep for module in (trio_pterows, trio_websocket)
+)
+
+
+def _is_library(task: trio.lowlevel.Task) -> bool:
+    code = getattr(task.coro, "cr_code", None)
+    return code is not None and code.co_filename.startswith(_LIBRARY_DIRS)
+
+
+def leaked_tasks(baseline: set[trio.lowlevel.Task]) -> list[trio.lowlevel.Task]:
+    """Tasks the library started that are still alive: new since ``baseline``
+    (:func:`task_tree`), running library code or below a task that does. The tests' own
+    tasks (hostile peers, servers) do not count."""
+    leaked = []
+    for task in task_tree() - baseline:
+        node: trio.lowlevel.Task | None = task
+        while node is not None and node not in baseline:
+            if _is_library(node):
+                leaked.append(task)
+                break
+            parent = node.parent_nursery
+            node = parent.parent_task if parent is not None else None
+    return leaked

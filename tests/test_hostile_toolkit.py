@@ -23,6 +23,8 @@ from .hostile import (
     accept_key,
     close_frame,
     frame,
+    leaked_tasks,
+    task_tree,
 )
 
 
@@ -78,12 +80,14 @@ async def test_a_plain_session_in_memory(autojump_clock: trio.testing.MockClock)
     with trio.fail_after(10):
         async with trio.open_nursery() as nursery:
             await nursery.start(server.run)
+            baseline = task_tree()
             async with pw.AdvancedWebSocket(
                 url="ws://hostile.test/path?x=1",
                 heartbeat_interval=None,
                 stream_opener=server.open_stream,
             ) as ws:
                 await ws.connect()
+                assert leaked_tasks(baseline), "the library's tasks are alive: they must show"
                 assert await ws.receive() == "hello"
                 await ws.send("back")
                 peer = await server.wait_peer()
@@ -94,6 +98,7 @@ async def test_a_plain_session_in_memory(autojump_clock: trio.testing.MockClock)
                 assert sent.masked
             assert (await peer.wait_frame(CLOSE)).close_code == 1000
             await peer.wait_eof()
+            assert leaked_tasks(baseline) == []
             nursery.cancel_scope.cancel()
 
 
