@@ -248,10 +248,12 @@ class Peer:
         extensions: str | None = None,
         headers: Iterable[tuple[str, str]] = (),
         read: bool = True,
+        trickle: float | None = None,
     ) -> None:
         """Answer 101. ``key`` replaces the correct ``Sec-WebSocket-Accept``; ``subprotocol``
         / ``extensions`` are sent whether or not the client asked. ``read``: start reading
-        the client's frames into :attr:`frames` at once."""
+        the client's frames into :attr:`frames` at once. ``trickle``: send the response one
+        byte every ``trickle`` seconds (a slow handshake)."""
         assert self.request is not None, "read_request() first"
         lines = [
             "HTTP/1.1 101 Switching Protocols",
@@ -264,7 +266,13 @@ class Peer:
         if extensions is not None:
             lines.append(f"Sec-WebSocket-Extensions: {extensions}")
         lines += [f"{name}: {value}" for name, value in headers]
-        await self.send(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1"))
+        response = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
+        if trickle is None:
+            await self.send(response)
+        else:
+            for byte in response:
+                await self.send(bytes([byte]))
+                await trio.sleep(trickle)
         self._nursery.start_soon(self._read_frames)
         if read:
             self._reading.set()
@@ -306,6 +314,12 @@ class Peer:
     async def hold_open(self) -> None:
         """Never close the stream: sleep until the test ends (reading goes on)."""
         await trio.sleep_forever()
+
+    async def close_when_asked(self) -> None:
+        """Behave: wait for the client's close frame, answer it with the same code, and
+        return (the script's end then hangs up)."""
+        closing = await self.wait_frame(CLOSE)
+        await self.send(close_frame(closing.close_code))
 
     async def wait_eof(self) -> float:
         """Wait until the client closed its side; returns when (trio time)."""

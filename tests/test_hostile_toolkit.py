@@ -108,7 +108,7 @@ async def test_a_plain_session_over_tcp() -> None:
         await peer.accept()
         ping = await peer.wait_frame(TEXT)
         await peer.send(frame(TEXT, ping.payload))
-        await peer.hold_open()
+        await peer.close_when_asked()
 
     server = HostileServer(script)
     with trio.fail_after(10):
