@@ -457,8 +457,11 @@ async def test_url_provider_errors_are_retried_unless_fatal(
         fatal = True
 
     outcomes: list[BaseException | str] = [OSError("panel down"), "ws://memory.test/ok"]
+    calls = 0
 
     async def provider() -> str:
+        nonlocal calls
+        calls += 1
         outcome = outcomes.pop(0)
         if isinstance(outcome, BaseException):
             raise outcome
@@ -473,14 +476,21 @@ async def test_url_provider_errors_are_retried_unless_fatal(
         stream_opener=memory_server.open_stream,
     ) as ws:
         await ws.connect()  # the first provider error was retried
+        assert calls == 2
         assert memory_server.paths[-1] == "/ok"
         outcomes.append(Fatal("401"))
         await memory_server.vanish()
         assert [m async for m in ws] == []
+        assert calls == 3  # the fatal error was not retried
+        outcomes.append(Fatal("401 again"))
         with pytest.raises(pw.ConnectionFailed) as info:
             await ws.connect()
-    # the fatal error was not retried, and a new connect() asked the provider again
-    assert not outcomes or isinstance(info.value.attempts[-1][1], IndexError)
+    # a new connect() asked the provider again, and did not retry its fatal error either
+    assert calls == 4
+    assert outcomes == []
+    ((_, error),) = info.value.attempts
+    assert isinstance(error, Fatal)
+    assert str(error) == "401 again"
 
 
 async def test_on_connect_failure_counts_as_a_failed_attempt(
