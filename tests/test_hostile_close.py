@@ -96,6 +96,11 @@ async def next_of(events: pw.Subscription, type_: str) -> Any:
     raise AssertionError(f"the subscription ended before a {type_} event")
 
 
+async def collect(ws: pw.AdvancedWebSocket, into: list[Any]) -> None:
+    async for message in ws:
+        into.append(message)
+
+
 def options(**changes: Any) -> pw.WSConnectionOptions:
     changes.setdefault("url", URL)
     changes.setdefault("auto_reconnect", True)
@@ -228,3 +233,35 @@ async def test_our_close_is_bounded_when_the_peer_never_answers(
             assert (closed.code, closed.reason) == (4001, "done")
             assert ws.state is pw.ConnectionState.CLOSED
             assert len(server.peers) == 1  # close() stops auto_reconnect
+
+
+@pytest.mark.xfail(strict=True, reason=CLOSE_HANGS)
+@pytest.mark.parametrize(
+    ("case", "code"),
+    [("invalid-utf8", 1007), ("reserved-bits", 1002), ("oversized-message", 1009)],
+)
+async def test_without_auto_reconnect_iteration_raises_the_protocol_error(
+    case: str, code: int, autojump_clock: trio.testing.MockClock, nursery: trio.Nursery
+) -> None:
+    """DESIGN §2, Ending: without auto_reconnect a protocol error ends ``async for`` with
+    ``ConnectionLost`` carrying the code, after what was buffered before it."""
+    sent_at: list[float] = []
+    bad = frame(TEXT, b"before") + PROTOCOL_ERRORS[case][0]
+    server = HostileServer(misbehaving_once(bad, sent_at))
+    await nursery.start(server.run)
+    got: list[Any] = []
+    with trio.fail_after(60):
+        async with pw.AdvancedWebSocket(
+            options(auto_reconnect=False, heartbeat_interval=None),
+            stream_opener=server.open_stream,
+        ) as ws:
+            await ws.connect()
+            with pytest.raises(pw.ConnectionLost) as info:
+                await collect(ws, got)
+            assert trio.current_time() - sent_at[0] <= CLOSE_TIMEOUT
+            assert ws.state is pw.ConnectionState.CLOSED
+    assert got == ["before"]
+    assert info.value.code == code
+    assert info.value.fatal is False
+    assert server.peers[0].eof_at is not None
+    assert len(server.peers) == 1
