@@ -427,9 +427,11 @@ class HostileServer:
                 await self.script(peer)
             except (EOFError, trio.BrokenResourceError, trio.ClosedResourceError):
                 peer._mark_eof()
-            # The script ended: hang up (a script that must not, ends with hold_open()).
-            nursery.cancel_scope.cancel()
-            await trio.aclose_forcefully(stream)
+            finally:
+                # The script ended (or the server stops): hang up. A script that must
+                # not, ends with hold_open().
+                nursery.cancel_scope.cancel()
+                await trio.aclose_forcefully(stream)
 
 
 # ------------------------------------------------------------------- task leaks
