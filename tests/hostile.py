@@ -29,7 +29,6 @@ import hashlib
 import os
 import struct
 from collections.abc import Awaitable, Callable, Iterable
-from typing import Literal
 
 import attrs
 import trio
@@ -47,12 +46,14 @@ __all__ = [
     "PING",
     "PONG",
     "TEXT",
+    "BoundedStream",
     "ClientRequest",
     "FrameParser",
     "HostileServer",
     "ParsedFrame",
     "Peer",
     "accept_key",
+    "bounded_stream_pair",
     "close_frame",
     "frame",
     "leaked_tasks",
@@ -63,7 +64,6 @@ CONTINUATION, TEXT, BINARY, CLOSE, PING, PONG = 0x0, 0x1, 0x2, 0x8, 0x9, 0xA
 _GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 
 Script = Callable[["Peer"], Awaitable[None]]
-StreamKind = Literal["memory", "lockstep"]
 
 
 # ------------------------------------------------------------------------- frames
@@ -304,8 +304,8 @@ class Peer:
             await self.stream.send_all(data)
 
     def stop_reading(self) -> None:
-        """Stop reading the client's bytes: its writes block once the stream is full
-        (at once with ``stream="lockstep"``)."""
+        """Stop reading the client's bytes: its writes block once the stream's buffer is
+        full (with ``HostileServer(..., buffer=n)``; the default memory stream never is)."""
         self._reading = trio.Event()
 
     def resume_reading(self) -> None:
@@ -371,15 +371,15 @@ class Peer:
 class HostileServer:
     """Runs ``script`` as the server side of every connection, in memory or over TCP.
 
-    ``stream``: ``"memory"`` (:func:`trio.testing.memory_stream_pair`, unbounded buffers)
-    or ``"lockstep"`` (:func:`trio.testing.lockstep_stream_pair`: a write blocks until the
-    other side reads it, like a full socket). :attr:`peers` holds every connection's
-    :class:`Peer`, oldest first; :meth:`wait_peer` waits for the n-th.
+    ``buffer``: None for :func:`trio.testing.memory_stream_pair` (unbounded: writes never
+    block), or the size of each direction's buffer in bytes (:func:`bounded_stream_pair`,
+    like a socket's: a writer blocks while it is full). :attr:`peers` holds every
+    connection's :class:`Peer`, oldest first; :meth:`wait_peer` waits for the n-th.
     """
 
-    def __init__(self, script: Script, *, stream: StreamKind = "memory") -> None:
+    def __init__(self, script: Script, *, buffer: int | None = None) -> None:
         self.script = script
-        self.stream_kind = stream
+        self.buffer = buffer
         self.peers: list[Peer] = []
         self._nursery: trio.Nursery | None = None
         self._changed = trio.Event()
@@ -395,8 +395,10 @@ class HostileServer:
         """A ``stream_opener`` for :class:`~trio_pterows.AdvancedWebSocket`."""
         assert self._nursery is not None, "await nursery.start(server.run) first"
         await trio.lowlevel.checkpoint()
-        pair = trio.testing.lockstep_stream_pair if self.stream_kind == "lockstep" else None
-        client, server = (pair or trio.testing.memory_stream_pair)()
+        if self.buffer is None:
+            client, server = trio.testing.memory_stream_pair()
+        else:
+            client, server = bounded_stream_pair(self.buffer)
         self._nursery.start_soon(self._serve, server)
         return client
 
@@ -432,6 +434,89 @@ class HostileServer:
                 # not, ends with hold_open().
                 nursery.cancel_scope.cancel()
                 await trio.aclose_forcefully(stream)
+
+
+# --------------------------------------------------------- bounded memory streams
+
+
+class _Pipe:
+    """One direction of a :func:`bounded_stream_pair`."""
+
+    def __init__(self, capacity: int) -> None:
+        self.capacity = capacity
+        self.data = bytearray()
+        self.eof = False  # the writer closed: the reader gets b"" once drained
+        self.broken = False  # the reader closed: writes fail
+        self.changed = trio.Event()
+
+    def pulse(self) -> None:
+        self.changed.set()
+        self.changed = trio.Event()
+
+
+class BoundedStream(trio.abc.Stream):
+    """One end of a :func:`bounded_stream_pair`."""
+
+    def __init__(self, outgoing: _Pipe, incoming: _Pipe) -> None:
+        self._out, self._in = outgoing, incoming
+        self._closed = False
+        self._sending = False
+
+    async def send_all(self, data: bytes | bytearray | memoryview) -> None:
+        await trio.lowlevel.checkpoint()
+        if self._sending:
+            raise trio.BusyResourceError("another task is in send_all")
+        self._sending = True
+        try:
+            view = memoryview(data)
+            while view:
+                if self._closed:
+                    raise trio.ClosedResourceError
+                if self._out.broken:
+                    raise trio.BrokenResourceError("the other end is closed")
+                room = self._out.capacity - len(self._out.data)
+                if room:
+                    # Cancelled while blocked, what was buffered stays: a partial write.
+                    self._out.data += view[:room]
+                    view = view[room:]
+                    self._out.pulse()
+                else:
+                    await self._out.changed.wait()
+        finally:
+            self._sending = False
+
+    async def wait_send_all_might_not_block(self) -> None:
+        while len(self._out.data) >= self._out.capacity and not self._out.broken:
+            await self._out.changed.wait()
+        await trio.lowlevel.checkpoint()
+
+    async def receive_some(self, max_bytes: int | None = None) -> bytes:
+        await trio.lowlevel.checkpoint()
+        while not self._in.data and not self._in.eof and not self._closed:
+            await self._in.changed.wait()
+        if self._closed:
+            raise trio.ClosedResourceError
+        size = len(self._in.data) if max_bytes is None else max_bytes
+        chunk = bytes(self._in.data[:size])
+        del self._in.data[:size]
+        self._in.pulse()
+        return chunk
+
+    async def aclose(self) -> None:
+        if not self._closed:
+            self._closed = True
+            self._out.eof = self._in.broken = True
+            self._out.pulse()
+            self._in.pulse()
+        await trio.lowlevel.checkpoint()
+
+
+def bounded_stream_pair(capacity: int = 65536) -> tuple[BoundedStream, BoundedStream]:
+    """Two connected in-memory streams whose directions each buffer ``capacity`` bytes,
+    like a socket pair: a writer blocks while its buffer is full, a cancelled write
+    leaves what was buffered, closing one end gives the other EOF (and broken writes)."""
+    a_to_b, b_to_a = _Pipe(capacity), _Pipe(capacity)
+    return BoundedStream(a_to_b, b_to_a), BoundedStream(b_to_a, a_to_b)
 
 
 # ------------------------------------------------------------------- task leaks

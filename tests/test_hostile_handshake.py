@@ -169,16 +169,16 @@ async def test_a_broken_answer_fails_the_attempt(
 async def test_a_refusal_with_a_2gb_body_fails_fast_with_bounded_memory(
     autojump_clock: trio.testing.MockClock, nursery: trio.Nursery
 ) -> None:
-    """403 with ``Content-Length: 2000000000``, generated lazily. ``lockstep``: the peer's
-    writes return only once the client has read them, so ``body_sent`` is what the client
-    read. The peer gives up after 4 MiB, so a client that reads on cannot hang the test."""
+    """403 with ``Content-Length: 2000000000``, generated lazily, over a 16 KiB stream
+    buffer: ``body_sent`` is at most 16 KiB (and a chunk) more than the client read.
+    The peer gives up after 4 MiB, so a client that reads on cannot hang the test."""
 
     async def script(peer: Peer) -> None:
         await peer.read_request()
         await peer.refuse(403, body_size=2_000_000_000, chunk=16384, stop_after=4 * MIB)
         await peer.hold_open()
 
-    server = HostileServer(script, stream="lockstep")
+    server = HostileServer(script, buffer=16384)
     await nursery.start(server.run)
     tracemalloc.start()
     try:

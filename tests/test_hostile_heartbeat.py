@@ -2,8 +2,8 @@
 
 DESIGN §2 (revision 2), heartbeat: the timeout runs from the moment the ping was due,
 whether or not it could be written, so a peer that stopped reading (our write blocked on
-a full socket) is detected like one that stopped answering. ``lockstep`` streams make
-the client's write block as soon as the peer stops reading; ``autojump_clock`` makes
+a full socket) is detected like one that stopped answering. A 64 KiB stream buffer (a
+socket's) makes the client's write block once the peer stops reading; ``autojump_clock`` makes
 the times exact.
 """
 
@@ -55,7 +55,7 @@ async def test_a_peer_that_stops_reading_is_detected_by_the_heartbeat(
         await peer.accept(read=reading or not first)
         await peer.hold_open()
 
-    server = HostileServer(script, stream="lockstep")
+    server = HostileServer(script, buffer=65536)
     await nursery.start(server.run)
     baseline = task_tree()
     with trio.fail_after(120):

@@ -21,6 +21,7 @@ from .hostile import (
     ParsedFrame,
     Peer,
     accept_key,
+    bounded_stream_pair,
     close_frame,
     frame,
     leaked_tasks,
@@ -118,3 +119,54 @@ async def test_a_plain_session_over_tcp() -> None:
                 await ws.send("echo me")
                 assert await ws.receive() == "echo me"
             nursery.cancel_scope.cancel()
+
+
+async def test_a_bounded_peer_that_stops_reading_blocks_the_clients_writes(
+    autojump_clock: trio.testing.MockClock, nursery: trio.Nursery
+) -> None:
+    async def script(peer: Peer) -> None:
+        await peer.read_request()
+        await peer.accept(read=False)
+        await peer.hold_open()
+
+    server = HostileServer(script, buffer=65536)
+    await nursery.start(server.run)
+    with trio.fail_after(60):
+        async with pw.AdvancedWebSocket(
+            url="ws://hostile.test/", heartbeat_interval=None, stream_opener=server.open_stream
+        ) as ws:
+            await ws.connect()
+            peer = await server.wait_peer()
+            done = trio.Event()
+
+            async def send() -> None:
+                await ws.send(b"x" * 100_000)
+                done.set()
+
+            async with trio.open_nursery() as senders:
+                senders.start_soon(send)
+                await trio.sleep(10)
+                assert not done.is_set()  # nobody reads: the write cannot finish
+                peer.resume_reading()
+            assert (await peer.wait_frame(BINARY)).payload == b"x" * 100_000
+
+
+def test_bounded_streams_are_streams() -> None:
+    """A cancelled write keeps what it buffered; closing gives EOF and broken writes."""
+
+    async def main() -> None:
+        left, right = bounded_stream_pair(4)
+        with trio.move_on_after(1):
+            await left.send_all(b"abcdefgh")  # 4 fit, then it blocks
+        assert await right.receive_some() == b"abcd"
+        await left.send_all(b"xy")
+        assert await right.receive_some(1) == b"x"
+        await left.aclose()
+        assert await right.receive_some() == b"y"
+        assert await right.receive_some() == b""
+        with pytest.raises(trio.BrokenResourceError):
+            await right.send_all(b"z")
+        with pytest.raises(trio.ClosedResourceError):
+            await left.send_all(b"z")
+
+    trio.run(main, clock=trio.testing.MockClock(autojump_threshold=0))
