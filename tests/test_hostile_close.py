@@ -200,7 +200,8 @@ async def test_close_timeout_is_an_option(
 
 
 @pytest.mark.xfail(strict=True, reason="issue 9: no close_timeout option yet")
-def test_close_timeout_is_validated() -> None:
+def test_close_timeout_defaults_to_2s_and_is_validated() -> None:
+    assert pw.WSConnectionOptions(url=URL).close_timeout == CLOSE_TIMEOUT
     with pytest.raises(ValueError, match="close_timeout"):
         pw.WSConnectionOptions(url=URL, close_timeout=-1)
 
