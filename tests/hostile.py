@@ -304,8 +304,9 @@ class Peer:
             await self.stream.send_all(data)
 
     def stop_reading(self) -> None:
-        """Stop reading the client's bytes: its writes block once the stream's buffer is
-        full (with ``HostileServer(..., buffer=n)``; the default memory stream never is)."""
+        """Stop reading the client's bytes (a read already waiting still completes): its
+        writes block once the stream's buffer is full (with ``HostileServer(...,
+        buffer=n)``; the default memory stream never is)."""
         self._reading = trio.Event()
 
     def resume_reading(self) -> None:
