@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from trio_pterows.cli._args import header, retries, seconds, seconds_or_zero
+from trio_pterows.cli._args import header, renamed, retries, seconds, seconds_or_zero
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="stdin needs Unix")
 
@@ -39,3 +39,12 @@ def test_argument_types_accept_good_values() -> None:
     assert retries("0") == 0
     assert seconds_or_zero("0") == 0.0
     assert seconds("1.5") == 1.5
+
+
+def test_renamed_replaces_whole_option_names_only() -> None:
+    flags = {"url": "URL", "queue_messages": "--queue", "panel_url": "--panel"}
+    assert renamed("queue_messages is off; panel_url and url", flags) == (
+        "--queue is off; --panel and URL"
+    )
+    assert renamed("my_queue_messages_x, curl", flags) == "my_queue_messages_x, curl"
+    assert renamed("unchanged", {}) == "unchanged"

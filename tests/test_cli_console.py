@@ -12,6 +12,8 @@ import trio
 
 from trio_pterows import (
     CloseEvent,
+    ConnectionFailed,
+    ErrorEvent,
     OpenEvent,
     ReconnectAttemptEvent,
 )
@@ -142,3 +144,50 @@ def test_read_api_key_from_the_environment_or_a_silent_prompt(
     assert err.getvalue() == (
         "pterows: no API key given (set PTERODACTYL_API_KEY to skip the prompt)\n"
     )
+
+
+# ------------------------------------------------------------------ messages (issue 12)
+
+
+async def test_commands_typed_while_disconnected_say_they_are_queued_once_per_disconnect(
+    autojump_clock: trio.abc.Clock,
+) -> None:
+    session, _, err = make_session()
+    console = FakeConsole()
+    console.ws.is_connected = False
+    with trio.fail_after(30):
+        await _pump(session, console, b"say one\nsay two\n")
+        session.on_open(OpenEvent(type="open", timestamp=0, url="ws://127.0.0.1:1/ws"))
+        await _pump(session, console, b"say three\n")  # disconnected again
+    assert console.sent == ["say one", "say two", "say three"]
+    notice = "pterows: not connected: commands are queued until the console is back"
+    assert err.getvalue().splitlines() == [
+        notice,
+        "pterows: connected to server abc123 (ws://127.0.0.1:1/ws)",
+        notice,
+    ]
+
+
+async def _session_until_it_ends(session: ConsoleSession, console: FakeConsole) -> int:
+    read_fd, write_fd = os.pipe()  # stdin stays open: the console's end ends the session
+    try:
+        with trio.fail_after(5):
+            return await session.session(console, LineReader(read_fd))  # type: ignore[arg-type]
+    finally:
+        os.close(write_fd)
+        os.close(read_fd)
+
+
+async def test_console_giving_up_says_why_without_verbose() -> None:
+    session, _, err = make_session()
+    refused = ConnectionRefusedError(111, "Connection refused")
+    session.on_error(ErrorEvent(type="error", timestamp=0, error=refused, context="connect"))
+    assert await _session_until_it_ends(session, FakeConsole()) == 1
+    assert err.getvalue() == (
+        "pterows: the connection ended and reconnecting gave up: "
+        "ConnectionRefusedError: [Errno 111] Connection refused\n"
+    )
+    session, _, err = make_session()
+    failed = ConnectionFailed("gave up", [("wss://node", TimeoutError("handshake timed out"))])
+    assert await _session_until_it_ends(session, FakeConsole(end=failed)) == 1
+    assert err.getvalue().endswith("gave up: TimeoutError: handshake timed out\n")

@@ -152,3 +152,44 @@ async def test_demo_runs_with_the_live_view_on_a_terminal(
     assert float(summary[1]) >= 2.4
     assert KEY not in text
     assert "ptlc_" not in text
+
+
+async def test_demo_command_numbers_never_skip(autojump_clock: trio.abc.Clock) -> None:
+    view = Recorder()
+    demo = Demo(6, view)
+    console = FakeConsole()
+    demo.start = trio.current_time()
+    with trio.fail_after(60):
+        with trio.move_on_after(20.1):  # 8 turns, one of them the restart at 7.5 s
+            await demo.play(console)
+    assert console.sent == [
+        "say hello #1",
+        "say hello #2",
+        "list",
+        "say hello #3",
+        "say hello #4",
+        "list",
+        "say hello #5",
+    ]
+    assert console.states == ["restart"]
+
+
+def test_demo_snapshot_counts_reconnects_as_connections_after_the_first() -> None:
+    demo = Demo(8, Recorder())
+    demo.start = 0.0
+    demo.stopped_at = 1.0
+    metrics = SimpleNamespace(
+        connections=3,
+        total_reconnects=5,  # attempts, some of which failed
+        last_latency=None,
+        latency=None,
+        queued=0,
+        dropped=0,
+    )
+    ws = SimpleNamespace(get_metrics=lambda: metrics, state=SimpleNamespace(value="OPEN"))
+    demo.console = SimpleNamespace(  # type: ignore[assignment]
+        ws=ws, status="running", token_refreshes=0, last_stats=None
+    )
+    snapshot = demo.snapshot()
+    assert (snapshot.connections, snapshot.reconnects, snapshot.retries) == (3, 2, 5)
+    assert snapshot.reconnects_text() == "2 (3 connections), 5 attempts"

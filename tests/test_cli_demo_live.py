@@ -96,3 +96,51 @@ def test_has_rich_is_false_without_rich(monkeypatch: pytest.MonkeyPatch) -> None
     assert has_rich()
     monkeypatch.setitem(sys.modules, "rich.live", None)
     assert not has_rich()
+
+
+# ------------------------------------------------------------------ 80 columns (issue 12)
+
+LONG_KINDS = "12 drop, 8 blackhole, 7 cut, 6 delay, 5 expire, 3 outage, 2 panel"
+
+
+def _at_80_columns() -> tuple[LiveView, io.StringIO]:
+    out = io.StringIO()
+    view = LiveView(TTY())
+    view._rich = RichConsole(file=out, force_terminal=True, width=80, height=40)
+    return view, out
+
+
+def test_what_just_happened_wraps_long_lines_at_80_columns() -> None:
+    view, _ = _at_80_columns()
+    words = [f"word{i}" for i in range(40)]  # about 270 characters
+    view.event(1.0, "daemon", " ".join(words))
+    view.event(2.0, "chaos", "short")
+    out = RichConsole(file=io.StringIO(), width=80, height=40, color_system=None)
+    out.print(view.render(make_snapshot()))
+    text = out.file.getvalue()  # type: ignore[attr-defined]
+    events = text[text.index("what just happened") :]
+    found = [w for line in events.splitlines() for w in line.split() if w.startswith("word")]
+    assert found == words  # every word, whole and in order: wrapped, not cut
+    assert "…" not in events
+    assert "short" in events
+    lines = text.splitlines()
+    assert max(len(line) for line in lines) <= 80
+    assert len(lines) <= 40  # the console panel made room for the wrapped event
+
+
+def test_the_summary_never_breaks_a_word_at_80_columns() -> None:
+    view, out = _at_80_columns()
+    snapshot = make_snapshot(fault_kinds=LONG_KINDS, faults=43, console_lines=1234)
+    view.finish(snapshot)
+    lines = out.getvalue().splitlines()
+    assert len(lines) > 1
+    assert max(len(line) for line in lines) <= 80
+    assert out.getvalue().split() == snapshot.summary().split()
+
+
+def test_reconnects_row_counts_reconnects_connections_and_attempts() -> None:
+    view, _ = _at_80_columns()
+    out = RichConsole(file=io.StringIO(), width=80, height=40, color_system=None)
+    out.print(view.render(make_snapshot(connections=3, reconnects=2, retries=5)))
+    text = out.file.getvalue()  # type: ignore[attr-defined]
+    assert "reconnects 2 (3 connections), 5 attempts" in " ".join(text.split())

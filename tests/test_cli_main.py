@@ -87,3 +87,15 @@ def test_reconfigure_streams_never_crashes_on_unencodable_text(
     assert stderr.buffer.getvalue() == b"caf\\xe9"  # type: ignore[attr-defined]
     monkeypatch.undo()
     stderr.close()
+
+
+def test_connect_usage_errors_print_its_usage_and_name_the_flag(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    with pytest.raises(SystemExit) as info:
+        main(["connect", "ws://127.0.0.1:9/", "--queue-limit", "-1"])
+    assert info.value.code == 2
+    err = capsys.readouterr().err
+    assert err.startswith("usage: pterows connect ")
+    assert "pterows connect: error: --queue-limit: must be >= 0" in err
+    assert "message_queue_limit" not in err

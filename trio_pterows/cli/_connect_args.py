@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import argparse
 
+import attrs
+
+from .. import WSConnectionOptions
 from ._args import header, retries, seconds, seconds_or_zero
+
+#: The library resets its retry counter only after a connection stayed up this long.
+RESET_AFTER: float = attrs.fields(WSConnectionOptions).reconnect_reset_after.default
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -28,7 +34,7 @@ def _reconnection(group: argparse._ArgumentGroup) -> None:
         default=10,
         metavar="N",
         help="give up after N reconnect attempts, or 'forever' (default: 10); the count "
-        "starts again only after a connection stayed up for 5 s",
+        f"starts again only after a connection stayed up for {RESET_AFTER:g} s",
     )
     group.add_argument(
         "--reconnect-interval", type=seconds, default=1.0, metavar="SECONDS",
