@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import argparse
 
-import attrs
-
 from .. import WSConnectionOptions
 from ._args import header, retries, seconds, seconds_or_zero
 
 #: The library resets its retry counter only after a connection stayed up this long.
-RESET_AFTER: float = attrs.fields(WSConnectionOptions).reconnect_reset_after.default
+RESET_AFTER = WSConnectionOptions(url="ws://localhost/").reconnect_reset_after
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
