@@ -95,6 +95,9 @@ nitpick_ignore = [
     ("py:class", "StreamOpener"),
     # Subscription's constructor parameter: subscriptions come from ws.subscribe().
     ("py:class", "EventHub"),
+    # Subscription's type parameter, what it yields (Subscription[PongEvent], ...).
+    ("py:obj", "trio_pterows._events.E_co"),
+    ("py:class", "trio_pterows._events.E_co"),
     # MemoryWebSocketServer's handler type: ``async (WebSocketConnection) -> None``.
     ("py:class", "Handler"),
 ]

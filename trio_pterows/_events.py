@@ -205,7 +205,7 @@ class Subscription(Generic[E_co]):
     waits. Iteration ends when the subscription or the manager is closed.
 
     ``types`` are event type names in either spelling (ValueError for an unknown one);
-    :attr:`types` holds the seed's spelling, None for every built-in type.
+    the ``types`` attribute holds the seed's spelling, None for every built-in type.
     """
 
     def __init__(self, hub: EventHub, types: Iterable[str] | None, max_buffer_size: int) -> None:
