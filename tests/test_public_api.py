@@ -25,7 +25,7 @@ CORE_MODULES = sorted(
     if path.name == "__init__.py" or not path.name.startswith("__")
 )
 ALL_MODULES = sorted(PACKAGE_DIR.rglob("*.py"))
-SANS_IO = ["_backoff", "_options", "_queue", "_exceptions"]
+SANS_IO = ["_backoff", "_options", "_queue", "_exceptions", "_event_names", "_kwargs"]
 
 
 # -------------------------------------------------------------------- __all__

@@ -150,7 +150,7 @@ class ConsoleSession(EventPrinter):
             except ConsoleClosed:
                 return  # the event loop reports it
             except (PterowsError, ValueError, TypeError) as exc:
-                self.say(f"not sent: {exc}", "red")
+                self.say(renamed(f"not sent: {exc}", FLAGS), "red")
         await self.finish(console)
 
     async def command(self, console: Console, command: str) -> None:
