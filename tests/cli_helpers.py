@@ -11,22 +11,14 @@ from typing import Any
 
 import trio
 
-from trio_pterows import (
-    LatencyStats,
-)
+from trio_pterows import LatencyStats
 from trio_pterows.cli._console import ConsoleSession
 from trio_pterows.cli._demo_snapshot import Snapshot
 from trio_pterows.cli._main import build_parser
-from trio_pterows.pterodactyl import (
-    Stats,
-)
+from trio_pterows.pterodactyl import Stats
 
 KEY = "ptlc_UnitTestKeyThatMustNeverBePrinted000000000"
-
-
 JWT = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.c2lnbmF0dXJl"
-
-
 MIB = 1024 * 1024
 
 

@@ -19,9 +19,7 @@ from trio_pterows import (
 )
 from trio_pterows.cli._console import ConsoleSession, read_api_key
 from trio_pterows.cli._stdin import LineReader
-from trio_pterows.pterodactyl import (
-    ConsoleClosed,
-)
+from trio_pterows.pterodactyl import ConsoleClosed
 
 from .cli_helpers import (
     KEY,

@@ -7,9 +7,7 @@ import sys
 
 import pytest
 
-from .cli_helpers import (
-    make_snapshot,
-)
+from .cli_helpers import make_snapshot
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="stdin needs Unix")
 

@@ -13,9 +13,7 @@ import trio
 from trio_pterows.cli import _main
 from trio_pterows.cli._main import main, reconfigure_streams
 
-from .cli_helpers import (
-    KEY,
-)
+from .cli_helpers import KEY
 
 if sys.version_info < (3, 11):  # pragma: no cover
     from exceptiongroup import BaseExceptionGroup

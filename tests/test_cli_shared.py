@@ -12,9 +12,7 @@ import sys
 import pytest
 import trio
 
-from trio_pterows import (
-    ConnectionFailed,
-)
+from trio_pterows import ConnectionFailed
 from trio_pterows.cli._shared import (
     RedactingFormatter,
     Redactor,

@@ -9,9 +9,7 @@ from types import SimpleNamespace
 import pytest
 
 from trio_pterows.cli._tokens import RefreshWatch, fresh_rate_limits
-from trio_pterows.pterodactyl import (
-    AuthSuccess,
-)
+from trio_pterows.pterodactyl import AuthSuccess
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="stdin needs Unix")
 
