@@ -35,7 +35,7 @@ else:
 import trio_pterows as pw
 from trio_pterows._event_api import EventSource
 from trio_pterows._events import EventHub
-from trio_pterows._kwargs import OptionKwargs
+from trio_pterows import OptionKwargs
 
 
 def open_it(url: str, **options: Unpack[OptionKwargs]) -> pw.WSConnectionOptions:
