@@ -98,6 +98,9 @@ nitpick_ignore = [
     # Subscription's type parameter, what it yields (Subscription[PongEvent], ...).
     ("py:obj", "trio_pterows._events.E_co"),
     ("py:class", "trio_pterows._events.E_co"),
+    # The typed event methods' mixin (AdvancedWebSocket's base): its methods are
+    # documented on AdvancedWebSocket itself (:inherited-members:).
+    ("py:class", "trio_pterows._event_api.EventSource"),
     # MemoryWebSocketServer's handler type: ``async (WebSocketConnection) -> None``.
     ("py:class", "Handler"),
 ]
