@@ -95,6 +95,12 @@ nitpick_ignore = [
     ("py:class", "StreamOpener"),
     # Subscription's constructor parameter: subscriptions come from ws.subscribe().
     ("py:class", "EventHub"),
+    # Subscription's type parameter, what it yields (Subscription[PongEvent], ...).
+    ("py:obj", "trio_pterows._events.E_co"),
+    ("py:class", "trio_pterows._events.E_co"),
+    # The typed event methods' mixin (AdvancedWebSocket's base): its methods are
+    # documented on AdvancedWebSocket itself (:inherited-members:).
+    ("py:class", "trio_pterows._event_api.EventSource"),
     # MemoryWebSocketServer's handler type: ``async (WebSocketConnection) -> None``.
     ("py:class", "Handler"),
 ]

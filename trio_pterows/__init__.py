@@ -34,6 +34,8 @@ from ._exceptions import NotConnected as NotConnected
 from ._exceptions import PterowsError as PterowsError
 from ._exceptions import QueueFull as QueueFull
 from ._exceptions import ResponseTimeout as ResponseTimeout
+from ._kwargs import OptionKwargs as OptionKwargs
+from ._kwargs import WSConnectionOptionsKwargs as WSConnectionOptionsKwargs
 from ._metrics import LatencyStats as LatencyStats
 from ._metrics import WSMetrics as WSMetrics
 from ._options import WSConnectionOptions as WSConnectionOptions
@@ -57,6 +59,7 @@ __all__ = [
     "MessageEvent",
     "NotConnected",
     "OpenEvent",
+    "OptionKwargs",
     "PingEvent",
     "PongEvent",
     "PterowsError",
@@ -67,6 +70,7 @@ __all__ = [
     "ResponseTimeout",
     "Subscription",
     "WSConnectionOptions",
+    "WSConnectionOptionsKwargs",
     "WSMetrics",
     "__version__",
     "open_websocket",

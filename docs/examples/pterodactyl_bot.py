@@ -10,11 +10,11 @@ from __future__ import annotations
 import httpx
 import trio
 
-from trio_pterows.pterodactyl import ConsoleOutput, StatusChange, open_console
+from trio_pterows.pterodactyl import Console, ConsoleOutput, StatusChange, open_console
 from trio_pterows.testing import FakeWings
 
 
-async def bot(console) -> None:  # type: ignore[no-untyped-def]
+async def bot(console: Console) -> None:
     async for event in console:
         match event:
             case StatusChange(status=status):
