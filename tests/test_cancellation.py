@@ -19,7 +19,7 @@ import trio_websocket
 import trio_pterows as pw
 from trio_pterows.testing import MemoryWebSocketServer
 
-from .conftest import MEMORY_URL, task_tree
+from .conftest import MEMORY_URL, Received, task_tree
 
 
 #: Classes whose methods run as the manager's tasks.
@@ -49,7 +49,7 @@ async def _authenticate(ws: pw.AdvancedWebSocket) -> None:
 async def test_cancel_at_every_checkpoint(
     name: str, hook: Callable[[pw.AdvancedWebSocket], Awaitable[None]] | None, nursery: trio.Nursery
 ) -> None:
-    received: list[str | bytes] = []
+    received = Received()
 
     async def record_and_echo(conn: trio_websocket.WebSocketConnection) -> None:
         while True:
@@ -107,8 +107,7 @@ async def test_cancel_at_every_checkpoint(
                     # still usable, and nothing accepted was lost or doubled
                     await ws.connect()
                     await ws.send("post")
-                    while "post" not in received:
-                        await trio.sleep(0.001)
+                    await received.wait_until(lambda items: "post" in items)
                     assert received.count("pre") == 1
                     assert received.count("post") == 1
                     assert received.count("op") <= 1

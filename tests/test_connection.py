@@ -371,11 +371,12 @@ async def test_incoming_drop_oldest_counts_and_reports(make_ws: MakeWS) -> None:
     with trio.fail_after(5):
         async with make_ws(incoming_queue_limit=2) as ws:
             ws.add_event_listener("error", errors.append)
+            arrived = EventLog(ws, "message")
             await ws.connect()
             for i in range(5):
                 await ws.send(str(i))
-            while ws.get_metrics().messages_received < 5:
-                await trio.sleep(0.001)
+            await arrived.wait_for("message", 5)
+            assert ws.get_metrics().messages_received == 5
             assert [await ws.receive(), await ws.receive()] == ["3", "4"]
             assert ws.get_metrics().dropped == 3
     assert len(errors) == 1  # once per overflow episode, not per message

@@ -225,8 +225,15 @@ def _to_protocols(value: Any) -> tuple[str, ...] | None:
         )
     result = tuple(items)
     for item in result:
-        if not isinstance(item, str) or not item:
-            raise TypeError(f"protocols: every subprotocol must be a non-empty str, got {item!r}")
+        if not isinstance(item, str):
+            raise TypeError(f"protocols: every subprotocol must be a str, got {item!r}")
+        if not item or not all(c in _TOKEN_CHARS for c in item):
+            # RFC 6455 §4.1: each subprotocol is an RFC 7230 token; "a,b" would offer two,
+            # CR/LF would inject headers.
+            raise ValueError(
+                f"protocols: {item!r} is not a subprotocol name (an RFC 7230 token: "
+                "ASCII letters, digits and !#$%&'*+-.^_`|~, no spaces or commas)"
+            )
     return result
 
 
@@ -309,6 +316,60 @@ def _heartbeat_interval(value: Any) -> float | None:
     if value is None or (_is_number(value) and value == 0):
         return None
     return value  # type: ignore[no-any-return]
+
+
+# ------------------------------------------------------------------------ repr
+
+#: Header names whose values are always credentials (lower case).
+_SECRET_HEADERS = frozenset({"authorization", "cookie", "proxy-authorization"})
+#: Any header whose name contains one of these (case-insensitive) is a credential too.
+_SECRET_WORDS = ("token", "key", "secret")
+_REDACTED = "***"
+
+
+def _repr_url(url: object) -> str:
+    """``url`` for a repr: userinfo and every query value (and a fragment) replaced by
+    ``***``; the query's names stay, so the repr still tells which URL it is."""
+    if not isinstance(url, str):
+        return repr(url)
+    try:
+        parts = urllib.parse.urlsplit(url)
+    except ValueError:
+        return repr("<unparseable URL>")
+    netloc = parts.netloc
+    if "@" in netloc:
+        netloc = f"{_REDACTED}@{netloc.rpartition('@')[2]}"
+    query = "&".join(
+        f"{name}={_REDACTED}" if sep else _REDACTED
+        for name, sep, _ in (item.partition("=") for item in parts.query.split("&") if item)
+    )
+    fragment = _REDACTED if parts.fragment else ""
+    return repr(urllib.parse.urlunsplit((parts.scheme, netloc, parts.path, query, fragment)))
+
+
+def _is_secret_header(name: str) -> bool:
+    lower = name.lower()
+    return lower in _SECRET_HEADERS or any(word in lower for word in _SECRET_WORDS)
+
+
+def _repr_headers(headers: tuple[tuple[str, str], ...]) -> str:
+    return repr(
+        tuple((name, _REDACTED if _is_secret_header(name) else value) for name, value in headers)
+    )
+
+
+def _repr_urls(urls: tuple[str, ...]) -> str:
+    shown = [_repr_url(url) for url in urls]
+    return f"({shown[0]},)" if len(shown) == 1 else f"({', '.join(shown)})"
+
+
+#: Fields whose values may carry credentials, and how a repr shows them.
+_REPR_AS: dict[str, Callable[[Any], str]] = {
+    "url": _repr_url,
+    "fallback_urls": _repr_urls,
+    "proxy": _repr_url,  # a proxy URL may carry user:password (a bool stays as it is)
+    "headers": _repr_headers,
+}
 
 
 # ------------------------------------------------------------------------- options
@@ -464,3 +525,14 @@ class WSConnectionOptions:
         if unknown:
             raise TypeError(f"unknown option(s): {', '.join(unknown)}")
         return attrs.evolve(self, **changes)
+
+    def __repr__(self) -> str:
+        """Every option, credentials redacted: URL userinfo and query values (``url``,
+        ``fallback_urls``, ``proxy``) and the values of ``Authorization``, ``Cookie``,
+        ``Proxy-Authorization`` and any header whose name contains "token", "key" or
+        "secret"."""
+        fields = ", ".join(
+            f"{field.name}={_REPR_AS.get(field.name, repr)(getattr(self, field.name))}"
+            for field in attrs.fields(type(self))
+        )
+        return f"{type(self).__name__}({fields})"
