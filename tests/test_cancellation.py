@@ -21,8 +21,13 @@ from trio_pterows.testing import MemoryWebSocketServer
 
 from .conftest import MEMORY_URL, Received, task_tree
 
+
 #: Classes whose methods run as the manager's tasks.
-LIBRARY_TASK_OWNERS = {"AdvancedWebSocket", "EventHub", "ManagedConnection"}  # client side
+def _client_side(task: trio.lowlevel.Task) -> bool:
+    """A task of the client library (not of its test servers in trio_pterows.testing)."""
+    module = str(getattr(task.coro, "cr_frame", None) and task.coro.cr_frame.f_globals["__name__"])
+    return module.startswith("trio_pterows.") and not module.startswith("trio_pterows.testing")
+
 
 OPERATIONS: dict[str, Callable[[pw.AdvancedWebSocket], Awaitable[Any]]] = {
     "connect": lambda ws: ws.connect(),
@@ -91,12 +96,12 @@ async def test_cancel_at_every_checkpoint(
                 assert ws.is_connected == (ws.state is pw.ConnectionState.OPEN)
                 # A cancelled connect cycle may still be winding down; once it has
                 # ended, no half-set-up connection may be left behind.
-                sup_scope = ws._sup_scope
-                if ws._supervising and sup_scope is not None and sup_scope.cancel_called:
-                    assert ws._sup_done is not None
-                    await ws._sup_done.wait()
-                if not ws._supervising:
-                    assert ws._live is None, f"a half-set-up connection kept at step {n}"
+                if ws.statistics().supervisor == "stopping":
+                    await ws.wait_state(pw.ConnectionState.CLOSED)
+                    await trio.testing.wait_all_tasks_blocked()
+                stats = ws.statistics()
+                if stats.supervisor == "idle":
+                    assert stats.connection is None, f"a half-set-up connection kept at step {n}"
                     assert ws.state is pw.ConnectionState.CLOSED
                 if name != "aclose":
                     # still usable, and nothing accepted was lost or doubled
@@ -113,11 +118,7 @@ async def test_cancel_at_every_checkpoint(
                     with pytest.raises(pw.Destroyed):
                         await ws.send("post")
             # The library's tasks are gone the moment the block exits...
-            library = [
-                t
-                for t in task_tree() - baseline
-                if t.coro.__qualname__.split(".")[0] in LIBRARY_TASK_OWNERS
-            ]
+            library = [t for t in task_tree() - baseline if _client_side(t)]
             assert library == [], f"task leaked after cancelling {name} at step {n}"
             # ...and the test server's side of the connection ends once it sees EOF.
             await trio.testing.wait_all_tasks_blocked()

@@ -13,6 +13,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+import trio_pterows as pw
 from trio_pterows import WSConnectionOptions, redact_url
 from trio_pterows._log import Log
 from trio_pterows._options import split_url
@@ -74,6 +75,11 @@ DESIGN_DEFAULTS: dict[str, Any] = {
     "fatal_close_codes": frozenset(),
     "incoming_queue_limit": 1024,
     "incoming_overflow": "drop-oldest",
+    # revision 2
+    "transport": "trio-websocket",
+    "compression": None,
+    "proxy": None,
+    "close_timeout": 2.0,
 }
 
 #: Options the library added beyond DESIGN.md (with their defaults).
@@ -320,6 +326,10 @@ BAD: dict[str, list[tuple[Any, type[Exception]]]] = {
         ("default", TypeError),
         (object(), TypeError),
     ],
+    "transport": [("aiohttp", ValueError), (None, ValueError)],
+    "compression": [("gzip", ValueError), (True, ValueError)],
+    "proxy": [("ftp://p", ValueError), (3128, TypeError)],
+    "close_timeout": [(-1, ValueError), ("2", TypeError)],
 }
 
 BAD_CASES = [
@@ -693,6 +703,67 @@ def test_any_float_is_accepted_or_rejected_with_a_named_error(value: float) -> N
         assert make(reconnect_interval=value).reconnect_interval == value
 
 
+# ------------------------------------------------------------------ revision 2
+
+
+def test_close_timeout_default_is_the_exported_constant() -> None:
+    assert make().close_timeout == pw.CLOSE_TIMEOUT == 2.0
+
+
+@pytest.mark.parametrize("value", [-1, "2", float("nan")])
+def test_close_timeout_must_be_seconds(value: Any) -> None:
+    with pytest.raises((ValueError, TypeError), match=r"^close_timeout"):
+        make(close_timeout=value)
+
+
+def test_transport_names() -> None:
+    assert make(transport="trio-websocket").transport == "trio-websocket"
+    with pytest.raises(ValueError, match=r"^transport"):
+        make(transport="aiohttp")
+
+
+def test_deflate_needs_the_websockets_transport() -> None:
+    with pytest.raises(ValueError, match=r"compression.*transport") as info:
+        make(compression="deflate")
+    assert "trio-websocket" in str(info.value)
+    with pytest.raises(ValueError, match=r"^compression"):
+        make(compression="gzip", transport="websockets")
+
+
+@pytest.mark.parametrize(
+    "proxy",
+    [
+        None,
+        True,
+        "http://proxy:3128",
+        "https://u:p@proxy",
+        "socks5://p:1080",
+        "socks5h://p",
+        "socks4://p:1080",
+    ],
+)
+def test_proxy_values(proxy: Any) -> None:
+    assert make(proxy=proxy).proxy == proxy
+
+
+@pytest.mark.parametrize("proxy", ["ftp://proxy", "proxy:3128", "http://", "http://p:99999"])
+def test_bad_proxy_urls_are_refused(proxy: str) -> None:
+    with pytest.raises(ValueError, match=r"^proxy"):
+        make(proxy=proxy)
+
+
+def test_proxy_credentials_stay_out_of_the_error() -> None:
+    with pytest.raises(ValueError, match=r"^proxy") as info:
+        make(proxy="ftp://user:hunter2@proxy")
+    assert "hunter2" not in str(info.value)
+
+
+@pytest.mark.parametrize("proxy", [False, 3128, b"http://p"])
+def test_proxy_types(proxy: Any) -> None:
+    with pytest.raises(TypeError, match=r"^proxy"):
+        make(proxy=proxy)
+
+
 # ------------------------------------------------------------- protocols are tokens
 
 
@@ -785,7 +856,6 @@ def test_no_generated_secret_appears_in_the_repr(
             assert secret not in text
 
 
-@pytest.mark.xfail(strict=True, reason="issue 9: no proxy option yet (core adds it)")
 def test_repr_redacts_proxy_credentials() -> None:
     text = repr(make(proxy="socks5h://bob:s3cretpw@proxy.example:1080"))
     assert "proxy='socks5h://***@proxy.example:1080'" in text

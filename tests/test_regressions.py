@@ -350,7 +350,7 @@ async def test_interrupted_on_connect_closes_its_socket_and_leaves_no_connection
             await trio.testing.wait_all_tasks_blocked()
             assert len(ended) == 1, "the server still sees the half-set-up connection"
             assert ws.state is pw.ConnectionState.CLOSED
-            assert ws._live is None
+            assert ws.statistics().connection is None
             if how == "aclose":
                 # connect() says why it gave up, and that was not a network failure.
                 (failure,) = failures

@@ -21,7 +21,15 @@ from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from typing import Any, TypedDict
 
 from ._backoff import ReconnectStrategy
-from ._options import HeartbeatMode, Hook, IncomingOverflow, Interceptor, LoggerCallback
+from ._options import (
+    Compression,
+    HeartbeatMode,
+    Hook,
+    IncomingOverflow,
+    Interceptor,
+    LoggerCallback,
+    TransportName,
+)
 from ._queue import OverflowPolicy
 
 __all__ = ["OptionKwargs", "WSConnectionOptionsKwargs"]
@@ -69,6 +77,10 @@ class OptionKwargs(TypedDict, total=False):
     incoming_overflow: IncomingOverflow
     allow_insecure_fallback: bool
     receive_buffer_size: int
+    transport: TransportName
+    compression: Compression | None
+    proxy: str | bool | None
+    close_timeout: float
 
 
 class WSConnectionOptionsKwargs(OptionKwargs, total=False):

@@ -23,6 +23,10 @@ __all__ = ["WSConnectionOptions", "redact_url", "split_url"]
 T = TypeVar("T")
 
 HeartbeatMode = Literal["message", "protocol"]
+TransportName = Literal["trio-websocket", "websockets"]
+Compression = Literal["deflate"]
+TRANSPORTS: tuple[str, ...] = ("trio-websocket", "websockets")
+PROXY_SCHEMES = ("http", "https", "socks5", "socks5h", "socks4")
 IncomingOverflow = Literal["drop-oldest", "block"]
 #: ``(level, *args)`` — the seed's logger callback shape.
 LoggerCallback = Callable[..., object]
@@ -289,6 +293,25 @@ def _to_codes(value: Any) -> frozenset[int]:
     return codes or _NO_CODES  # one shared empty set instead of one per connection
 
 
+def _proxy(_: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
+    if value is None or value is True:
+        return
+    if not isinstance(value, str):
+        raise TypeError(
+            f"proxy: expected None, True or a proxy URL string, got {type(value).__name__}"
+        )
+    try:
+        parts = urllib.parse.urlsplit(value)
+        parts.port  # noqa: B018 - validates the port
+    except ValueError as exc:
+        raise ValueError(f"proxy: invalid URL {redact_url(value)!r}: {exc}") from None
+    if parts.scheme.lower() not in PROXY_SCHEMES or not parts.hostname:
+        raise ValueError(
+            f"proxy: expected {', '.join(s + '://host:port' for s in PROXY_SCHEMES)}, "
+            f"got {redact_url(value)!r}"
+        )
+
+
 def _heartbeat_interval(value: Any) -> float | None:
     if value is None or (_is_number(value) and value == 0):
         return None
@@ -462,8 +485,23 @@ class WSConnectionOptions:
     allow_insecure_fallback: bool = attrs.field(default=False, validator=_bool)
     #: Bytes read from the socket per receive call.
     receive_buffer_size: int = attrs.field(default=64 * 1024, validator=_count(minimum=1))
+    #: The wire engine: "trio-websocket" (default) or "websockets".
+    transport: TransportName = attrs.field(default="trio-websocket", validator=_one_of(TRANSPORTS))
+    #: None or "deflate" (permessage-deflate, RFC 7692; needs transport="websockets").
+    compression: Compression | None = attrs.field(
+        default=None, validator=attrs.validators.optional(_one_of(("deflate",)))
+    )
+    #: None, True (read the environment as curl does) or an http/https/socks proxy URL.
+    proxy: str | bool | None = attrs.field(default=None, validator=_proxy)
+    #: Bound of every closing handshake, either side's (then the stream is closed).
+    close_timeout: float = attrs.field(default=2.0, validator=_seconds())
 
     def __attrs_post_init__(self) -> None:
+        if self.compression is not None and self.transport == "trio-websocket":
+            raise ValueError(
+                f"compression: {self.compression!r} needs transport='websockets' "
+                "(transport='trio-websocket' cannot negotiate extensions)"
+            )
         if self.allow_insecure_fallback:
             return
         if split_url(self.url)[0]:
