@@ -343,10 +343,10 @@ async def test_against_fakewings(nursery: trio.Nursery, caplog: pytest.LogCaptur
             assert second.token != creds.token
             assert fake.tokens_issued == 2
 
-            fake.suspend()
+            fake.suspend()  # a 409 the server resource confirms: final
             with pytest.raises(PanelAPIError) as info:
                 await fetch_credentials(client, fake.panel_url, KEY, "abc123")
-            assert (info.value.status_code, info.value.fatal) == (409, False)
+            assert (info.value.status_code, info.value.fatal) == (409, True)
             assert "suspended" in str(info.value)
             fake.unsuspend()
 
@@ -355,7 +355,8 @@ async def test_against_fakewings(nursery: trio.Nursery, caplog: pytest.LogCaptur
             assert info.value.status_code is None
 
     statuses = [r.status for r in fake.panel_requests]
-    assert statuses == [200, 401, 404, 500, 500, None, 200, 409, None]
+    assert statuses == [200, 401, 404, 500, 500, None, 200, 409, 200, None]
+    assert fake.panel_requests[8].path == "/api/client/servers/abc123"  # the resource
     assert [r.authorized for r in fake.panel_requests][:3] == [True, False, True]
     assert all(r.accept == "application/json" for r in fake.panel_requests)
     assert_no_secret(caplog.text, repr(fake), repr(fake.panel_requests))

@@ -1,0 +1,89 @@
+"""How the console judges what the panel and the node answer on the connect path.
+
+Pure decisions and small state, no socket: the panel's ``Retry-After`` gate, the
+node's answers to ``auth``, which closes and connect failures end the session, and
+the Wings socket cap (HTTP 400 "Too many open websocket connections") that the core
+would treat as final but that frees up as other viewers leave.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Final
+
+import trio
+from trio_websocket import ConnectionRejected
+
+from .._exceptions import PterowsError
+from ._events import CLOSE_GOING_AWAY, DELETED_CLOSE_REASON
+from ._exceptions import ConsoleClosed, PanelAPIError
+from ._frames import is_final_close
+
+__all__ = ["NodeRefused", "PanelGate", "final_error_of", "is_socket_cap", "is_transfer_close"]
+
+#: Wings' answer past 30 sockets per server (new Wings).
+SOCKET_CAP_TEXT: Final = "too many open websocket connections"
+#: ``transfer status`` values that mean the server now lives on another node.
+TRANSFER_DONE: Final = frozenset({"completed", "success"})
+
+
+class NodeRefused(PterowsError):
+    """The node answered ``auth`` with a ``daemon error`` or a retryable ``jwt error``
+    (a malformed, wrongly signed, expired or denylisted token): this attempt failed
+    with the node's text; the next one fetches a fresh token."""
+
+
+def is_socket_cap(exc: BaseException | None) -> bool:
+    """Wings' per-server socket cap: HTTP 400 "Too many open websocket connections"."""
+    if not isinstance(exc, ConnectionRejected) or exc.status_code != 400:
+        return False
+    body = exc.body or b""
+    return SOCKET_CAP_TEXT in body.decode("utf-8", "replace").lower()
+
+
+def is_transfer_close(code: int | None, reason: str | None) -> bool:
+    """The 1001 "server deleted" close a source node sends after a transfer."""
+    return code == CLOSE_GOING_AWAY and (reason or "").strip().lower() == DELETED_CLOSE_REASON
+
+
+def final_error_of(exc: object, *, transferred: bool) -> PterowsError | None:
+    """The session-ending error an attempt's failure (or a close event) means, or
+    ``None`` (retryable).
+
+    A fatal :class:`PanelAPIError` is itself; a close during set-up with a final code
+    (``exc.code``/``exc.reason``, set by the core on a fatal close) becomes
+    :class:`ConsoleClosed`, except the 1001 close after a completed transfer.
+    """
+    if isinstance(exc, (PanelAPIError, ConsoleClosed)) and exc.fatal:
+        return exc
+    code: Any = getattr(exc, "code", None)
+    reason: Any = getattr(exc, "reason", None)
+    if not isinstance(code, int):
+        return None
+    reason = reason if isinstance(reason, str) else ""
+    if transferred and is_transfer_close(code, reason):
+        return None
+    if is_final_close(code, reason):
+        return ConsoleClosed(code, reason)
+    return None
+
+
+class PanelGate:
+    """No panel request before the ``Retry-After`` of the last 429 is over."""
+
+    def __init__(self) -> None:
+        self._not_before = -math.inf
+
+    @property
+    def not_before(self) -> float:
+        """Trio time before which no panel request goes out (``-inf``: none pending)."""
+        return self._not_before
+
+    def note(self, exc: PanelAPIError) -> None:
+        """A failed panel request: remember its ``Retry-After``."""
+        if exc.retry_after is not None:
+            self._not_before = max(self._not_before, trio.current_time() + exc.retry_after)
+
+    async def wait(self) -> None:
+        """Sleep until requests may go again (a checkpoint when they may now)."""
+        await trio.sleep_until(self._not_before)
