@@ -171,6 +171,16 @@ class Console(CommandsMixin, ReactionsMixin):
     # ------------------------------------------------------------------ lifecycle
 
     async def _enter(self) -> None:
+        await self._start()
+        try:
+            await self._first_connect()
+        except BaseException as exc:
+            await self._exit(type(exc), exc, exc.__traceback__)
+            raise
+
+    async def _start(self) -> None:
+        """Open the panel client, the console's nursery and the manager (no connect).
+        The same task must call :meth:`_exit` later."""
         if self._http is None:
             self._http = httpx.AsyncClient(
                 timeout=self.ws.options.connection_timeout, follow_redirects=False
@@ -179,15 +189,16 @@ class Console(CommandsMixin, ReactionsMixin):
         nursery = self._nursery = await self._nursery_manager.__aenter__()
         try:
             await self.ws.__aenter__()
-            nursery.start_soon(self._refresher)
-            nursery.start_soon(self._closer)
-            nursery.start_soon(self._reviver)
-            await self._first_connect()
         except BaseException as exc:
             await self._exit(type(exc), exc, exc.__traceback__)
             raise
+        nursery.start_soon(self._refresher)
+        nursery.start_soon(self._closer)
+        nursery.start_soon(self._reviver)
 
     async def _first_connect(self) -> None:
+        """Connect and authenticate; the first attempt's panel or console error is
+        raised as itself (a socket cap is waited out with backoff)."""
         while True:
             try:
                 await self.ws.connect()

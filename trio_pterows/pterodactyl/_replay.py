@@ -90,8 +90,10 @@ class LineStream:
 
     def offline(self) -> None:
         """The server is offline: a window that saw no line yet gets none (closes)."""
-        if self._window_opened is not None and not self._burst and (
-            self._last_arrival == -math.inf
+        if (
+            self._window_opened is not None
+            and not self._burst
+            and (self._last_arrival == -math.inf)
         ):
             self._window_opened = None
 
