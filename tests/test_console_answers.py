@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import itertools
 import logging
 from collections.abc import Callable
 from typing import Any
@@ -151,7 +152,7 @@ async def test_pelicans_websocket_throttle_is_respected_across_reconnects(
     statuses = websocket_requests(fake)
     assert statuses.count(200) == 5
     # after a 429, the next request waits its Retry-After out: never two in a row
-    assert all(not (a == b == 429) for a, b in zip(statuses, statuses[1:], strict=False))
+    assert all(not (a == b == 429) for a, b in itertools.pairwise(statuses))
     assert 429 in statuses
 
 
