@@ -737,3 +737,53 @@ def test_split_lines_never_loses_text(text: str) -> None:
     lines = proto.split_lines(text)
     assert lines
     assert "\n" not in "".join(lines)
+
+
+# --------------------------------------------------------------------------- replay (Sans-I/O)
+
+from trio_pterows.pterodactyl._replay import REPLAY_QUIET, LineStream, align  # noqa: E402
+
+
+@pytest.mark.parametrize(
+    ("delivered", "burst", "skip"),
+    [
+        ([], ["a", "b"], 0),
+        (["a", "b"], ["a", "b", "c"], 2),
+        (["x", "a", "b"], ["a", "b", "c"], 2),  # the burst starts inside the tail
+        (["a", "b"], ["c", "d"], 0),  # everything is new (more than the replay length)
+        (["a", "b"], ["a", "b"], 2),  # nothing new
+        (["t", "t", "s", "t"], ["t", "t", "s", "t", "t"], 4),  # repeats: the whole tail
+        (["s", "t"], ["t", "s", "t", "t"], 3),
+    ],
+)
+def test_align(delivered: list[str], burst: list[str], skip: int) -> None:
+    assert align(delivered, burst) == skip
+
+
+def test_line_stream_holds_a_burst_until_it_is_over() -> None:
+    lines = LineStream()
+    assert [e.line for e in lines.live(ConsoleOutput("a\r\nb"))] == ["a", "b"]
+    lines.open_window(10.0, dedupe=True)
+    assert lines.is_candidate(10.1)
+    assert lines.is_candidate(10.2)
+    assert lines.deadline() == math.inf  # two candidates queued, none consumed
+    assert lines.hold(ConsoleOutput("b", replayed=True)) == []
+    assert lines.hold(ConsoleOutput("c", replayed=True)) == []
+    assert lines.deadline() == pytest.approx(10.2 + REPLAY_QUIET)
+    assert not lines.is_candidate(11.0)  # after the quiet time: live
+    assert lines.deadline() == -math.inf
+    assert [(e.line, e.replayed) for e in lines.finish()] == [("c", True)]
+    assert lines.skipped == 1
+
+
+def test_a_later_window_ends_the_held_burst() -> None:
+    lines = LineStream()
+    lines.open_window(0.0, dedupe=True)
+    assert lines.is_candidate(0.1)
+    lines.close_window()  # the socket dropped
+    lines.open_window(5.0, dedupe=True)
+    assert lines.is_candidate(5.1)
+    assert lines.hold(ConsoleOutput("old", replayed=True)) == []
+    out = lines.hold(ConsoleOutput("old", replayed=True))  # the second replay, same line
+    assert [e.line for e in out] == ["old"]  # the first burst, ended
+    assert lines.finish() == []  # the second one: already delivered

@@ -306,7 +306,7 @@ class Console(CommandsMixin, ReactionsMixin):
 
     def _on_close(self, event: CloseEvent) -> None:
         self.tokens.socket_ended()
-        self.lines.finish()  # a burst cut short is delivered as it is
+        self.lines.close_window()  # a burst cut short is delivered as it is
         if self._final is None and not self._transferred:
             final = final_error_of(event, transferred=False)
             if final is not None:
@@ -363,6 +363,9 @@ class Console(CommandsMixin, ReactionsMixin):
                 try:
                     event: ConsoleEvent = await self.ws.receive()
                 except trio.EndOfChannel:
+                    self._pending.extend(self.lines.finish())
+                    if self._pending:
+                        continue
                     revived = self._revived
                     if revived is not None and self._final is None:
                         await revived.wait()
@@ -373,7 +376,7 @@ class Console(CommandsMixin, ReactionsMixin):
                     raise StopAsyncIteration from None
                 if not isinstance(event, ConsoleOutput):
                     return event
-                if event.replayed and self.lines.replaying:
+                if event.replayed:
                     self._pending.extend(self.lines.hold(event))
                 else:
                     self._pending.extend(self.lines.live(event))

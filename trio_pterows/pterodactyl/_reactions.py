@@ -133,8 +133,7 @@ class ReactionsMixin:
         """First incoming interceptor: frame → typed event, and the console's reactions."""
         event = parse_frame(data)
         if isinstance(event, ConsoleOutput):
-            if self.lines.replaying:
-                self.lines.candidate(trio.current_time())
+            if self.lines.is_candidate(trio.current_time()):
                 return ConsoleOutput(event.line, replayed=True)
             self._match_lines(event)
         elif isinstance(event, StatusChange):

@@ -11,6 +11,9 @@ Wings marks nothing in a replay: it is the burst of ``console output`` answering
   no line yet closes at once when the node reports the server ``offline`` (Wings
   replays only while the container runs, and sends ``status`` right after the first
   ``auth success``);
+- the consumer holds each window's candidates and ends the burst once none of them is
+  still queued and the window is over, or a line of a later window (the next
+  connection's replay) comes first, so a consumer that reads late sees bursts whole;
 - then the burst is **aligned** with the tail of what the console delivered: the
   latest position in the burst whose preceding lines equal that tail is where the
   already-seen history ends; only the lines after it are delivered (``replayed=True``).
@@ -37,6 +40,8 @@ REPLAY_QUIET: Final = 0.25
 REPLAY_FIRST_WAIT: Final = 1.0
 #: Wings replays ``websocket_log_count`` lines (150 by default); hold at most this many.
 MAX_BURST: Final = 1000
+#: Candidates noted but not yet consumed (the manager's incoming buffer bounds them).
+_QUEUED: Final = 4 * MAX_BURST
 #: How much delivered history the alignment looks at.
 _TAIL: Final = 300
 
@@ -62,72 +67,109 @@ def align(delivered: Sequence[str], burst: Sequence[str]) -> int:
 
 class LineStream:
     """Turns console output events into one :class:`ConsoleOutput` per line and filters
-    the replay bursts (see the module docstring). Bounded."""
+    the replay bursts (see the module docstring). Bounded.
+
+    Two sides: the **arrival** side (the frame interceptor, in the reader) decides which
+    lines are candidates by their arrival time, and notes each candidate's window; the
+    **consumer** side (iteration) holds a window's candidates and ends that burst once
+    no candidate of it is still queued and the window is over (or a later window's
+    line comes), so a consumer that reads late still sees every burst whole.
+    """
 
     def __init__(self) -> None:
         self._delivered: deque[str] = deque(maxlen=_TAIL)
-        self._burst: list[str] = []
-        self._window_opened: float | None = None
+        # arrival side
+        self._open = False
+        self._window = 0
+        self._opened_at = -math.inf
         self._dedupe = False
         self._last_arrival = -math.inf
+        self._queued: deque[tuple[int, bool]] = deque(maxlen=_QUEUED)  # per queued candidate
+        # consumer side
+        self._burst: list[str] = []
+        self._burst_window = 0
+        self._burst_dedupe = False
         #: Lines dropped as already delivered, in total.
         self.skipped = 0
 
+    # ------------------------------------------------------------------ arrival side
+
     @property
     def replaying(self) -> bool:
-        """Whether a replay window is open (incoming lines are candidates)."""
-        return self._window_opened is not None
+        """Whether a replay window is open (arriving lines are candidates)."""
+        return self._open
+
+    def _window_end(self) -> float:
+        if self._last_arrival == -math.inf:
+            return self._opened_at + REPLAY_FIRST_WAIT
+        return self._last_arrival + REPLAY_QUIET
+
+    def _expire(self, now: float) -> None:
+        if self._open and now > self._window_end():
+            self._open = False
 
     def open_window(self, now: float, *, dedupe: bool) -> None:
         """A ``send logs`` went out at ``now``. ``dedupe``: skip lines already delivered
         (the console's own replay after a connect; an explicit request replays all)."""
-        if self._window_opened is None:
-            self._window_opened = now
-            self._dedupe = dedupe
-            self._last_arrival = -math.inf
-        else:
+        self._expire(now)
+        if self._open:
             self._dedupe = self._dedupe and dedupe
+            return
+        self._open = True
+        self._window += 1
+        self._opened_at = now
+        self._last_arrival = -math.inf
+        self._dedupe = dedupe
+
+    def is_candidate(self, now: float) -> bool:
+        """A ``console output`` arrives at ``now``: part of the replay burst?"""
+        self._expire(now)
+        if not self._open:
+            return False
+        self._last_arrival = now
+        self._queued.append((self._window, self._dedupe))
+        return True
 
     def offline(self) -> None:
         """The server is offline: a window that saw no line yet gets none (closes)."""
-        if (
-            self._window_opened is not None
-            and not self._burst
-            and (self._last_arrival == -math.inf)
-        ):
-            self._window_opened = None
+        if self._open and self._last_arrival == -math.inf:
+            self._open = False
 
-    def candidate(self, now: float) -> None:
-        """A ``console output`` arrived at ``now`` while the window is open."""
-        self._last_arrival = now
+    def close_window(self) -> None:
+        """The socket ended: nothing more belongs to this burst."""
+        self._open = False
+
+    # ------------------------------------------------------------------ consumer side
 
     def deadline(self) -> float:
-        """When the open burst ends (``inf`` when no window is open)."""
-        opened = self._window_opened
-        if opened is None:
+        """When the consumer should end the held burst (``inf``: nothing to end yet)."""
+        if not self._burst or self._queued:
             return math.inf
-        if self._last_arrival == -math.inf:
-            return opened + REPLAY_FIRST_WAIT
-        return max(self._last_arrival, opened) + REPLAY_QUIET
+        if self._open and self._window == self._burst_window:
+            return self._window_end()
+        return -math.inf
 
     def live(self, event: ConsoleOutput) -> list[ConsoleOutput]:
-        """A live event: its lines, recorded as delivered."""
+        """A live event: the held burst first (it arrived earlier), then its lines."""
+        flushed = self.finish() if self._burst else []
         lines = split_lines(event.line)
         self._delivered.extend(lines)
-        return [ConsoleOutput(line) for line in lines]
+        return [*flushed, *(ConsoleOutput(line) for line in lines)]
 
     def hold(self, event: ConsoleOutput) -> list[ConsoleOutput]:
-        """A replay candidate: held until the burst ends (or returned, if the burst is full)."""
+        """A replay candidate: held until its burst ends; returns what ended meanwhile."""
+        window, dedupe = self._queued.popleft() if self._queued else (self._burst_window, False)
+        out = self.finish() if self._burst and window != self._burst_window else []
+        self._burst_window, self._burst_dedupe = window, dedupe
         self._burst.extend(split_lines(event.line))
         if len(self._burst) >= MAX_BURST:
-            return self.finish()
-        return []
+            out += self.finish()
+        return out
 
     def finish(self) -> list[ConsoleOutput]:
-        """The burst ended: the lines not delivered before, as ``replayed=True``."""
+        """End the held burst: the lines not delivered before, as ``replayed=True``."""
         burst, self._burst = self._burst, []
-        skip = align(self._delivered, burst) if self._dedupe else 0
-        self._window_opened = None
+        skip = align(self._delivered, burst) if self._burst_dedupe else 0
         self.skipped += skip
         fresh = burst[skip:]
         self._delivered.extend(fresh)
