@@ -25,6 +25,7 @@ from ._events import (
 )
 from ._exceptions import ConsoleClosed
 from ._frames import encode_frame, split_lines
+from ._replay import LineStream
 
 if TYPE_CHECKING:
     from typing_extensions import deprecated
@@ -74,6 +75,7 @@ class _LineWaiter:
 class CommandsMixin:
     # Declared by Console.
     ws: AdvancedWebSocket
+    lines: LineStream
     status: str | None
     _final: PterowsError | None
     _ended: trio.Event
@@ -156,8 +158,11 @@ class CommandsMixin:
     ) -> ConsoleOutput:
         """Send ``cmd`` and return the first console line that arrives after the command
         went out and matches ``expect`` (a regex string or compiled pattern searched in
-        ``.text``, or a predicate on the :class:`ConsoleOutput`). Replayed lines never
-        match; the wait goes on across a reconnect.
+        ``.text``, or a predicate on the :class:`ConsoleOutput`). While a log replay
+        burst is arriving (just after a connect) the command waits for its end, so old
+        lines cannot answer it; a command queued across a reconnect goes out right
+        after the new replay request and the lines arriving after it match (the
+        returned line has ``replayed=False``). The wait goes on across a reconnect.
 
         Raises :class:`~trio_pterows.ResponseTimeout` after ``timeout`` seconds (the
         send included), :class:`ConsoleClosed` (or the final error) if the session ends
@@ -171,6 +176,10 @@ class CommandsMixin:
         self._line_waiters.append(waiter)
         try:
             with trio.move_on_after(timeout):
+                while (settled := self.lines.settled_at(trio.current_time())) > (  # noqa: ASYNC110
+                    trio.current_time()
+                ):
+                    await trio.sleep_until(settled)  # the replay burst is still coming
                 await self.send_command(cmd)
                 await waiter.done.wait()
         finally:

@@ -110,9 +110,15 @@ class ConsoleGroup:
         self._nursery_manager = trio.open_nursery()
         nursery = self._nursery = await self._nursery_manager.__aenter__()
         try:
+            ready: list[trio.Event] = []
             for index, (server_id, console) in enumerate(self._members.items()):
+                ready.append(trio.Event())
                 delay = index * self._stagger
-                await nursery.start(self._member, server_id, console, delay, self._send.clone())
+                nursery.start_soon(
+                    self._member, server_id, console, delay, self._send.clone(), ready[-1]
+                )
+            for event in ready:
+                await event.wait()
         except BaseException as exc:
             await self.__aexit__(type(exc), exc, exc.__traceback__)
             raise
@@ -144,15 +150,16 @@ class ConsoleGroup:
         console: Console,
         delay: float,
         send: trio.MemorySendChannel[GroupEvent],
-        *,
-        task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED,
+        ready: trio.Event,
     ) -> None:
         """One member's whole life, in one task (its nursery is opened and closed here)."""
         async with send:
-            await console._start()
+            try:
+                await console._start()
+            finally:
+                ready.set()
             error: BaseException | None = None
             try:
-                task_status.started()
                 await trio.sleep(delay)
                 await console._first_connect()
                 async for event in console:
@@ -161,8 +168,9 @@ class ConsoleGroup:
                 error = exc
                 _log.info("console group: %s ended: %s", server_id, exc)
             finally:
-                with trio.CancelScope(shield=True):
-                    await console._exit(None, None, None)
+                # Not under a shield: the nursery _start opened must be exited from
+                # this very cancel-scope depth.
+                await console._exit(None, None, None)
             self.live.discard(server_id)
             try:
                 await send.send((server_id, ConsoleEnded(error)))

@@ -133,9 +133,9 @@ class ReactionsMixin:
         """First incoming interceptor: frame → typed event, and the console's reactions."""
         event = parse_frame(data)
         if isinstance(event, ConsoleOutput):
+            self._match_lines(event)  # a command sent after the replay request may match
             if self.lines.is_candidate(trio.current_time()):
                 return ConsoleOutput(event.line, replayed=True)
-            self._match_lines(event)
         elif isinstance(event, StatusChange):
             self._set_status(event.status)
         elif isinstance(event, Stats):

@@ -121,6 +121,11 @@ class LineStream:
         self._last_arrival = -math.inf
         self._dedupe = dedupe
 
+    def settled_at(self, now: float) -> float:
+        """When the open window ends as things stand (``now`` or earlier: not open)."""
+        self._expire(now)
+        return self._window_end() if self._open else now
+
     def is_candidate(self, now: float) -> bool:
         """A ``console output`` arrives at ``now``: part of the replay burst?"""
         self._expire(now)
