@@ -143,7 +143,7 @@ class ConsoleOutput(ConsoleEvent):
 
     @property
     def text(self) -> str:
-        """:attr:`line` without ANSI escape sequences (match patterns against this)."""
+        """``line`` without ANSI escape sequences (match patterns against this)."""
         return strip_ansi(self.line)
 
 

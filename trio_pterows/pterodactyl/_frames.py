@@ -361,7 +361,7 @@ _LINE_BREAK: Final = re.compile(r"\r\n|\n")
 
 
 def split_lines(text: str) -> list[str]:
-    """The lines one ``console output`` holds: one trailing line ending removed (as the
+    r"""The lines one ``console output`` holds: one trailing line ending removed (as the
     panel's UI does), then split at ``"\r\n"`` and ``"\n"``. A lone ``"\r"`` (a
     progress bar redrawing its line) stays inside its line. Never empty."""
     return _LINE_BREAK.split(_TRAILING_EOL.sub("", text, count=1))

@@ -296,7 +296,7 @@ async def fetch_credentials(
     401, 404 (and other 4xx, 3xx) are ``fatal``; 403 is fatal unless the server is
     being transferred; 409 is fatal when the server is suspended (both asked of the
     server resource, see :func:`fetch_server_state`), else retryable; 5xx, 408, 425,
-    429 (with :attr:`~PanelAPIError.retry_after`) and network errors
+    429 (with its ``retry_after``) and network errors
     (``status_code=None``, the httpx error chained as ``__cause__``) are retryable,
     except a TLS certificate failure; a body that is not the expected JSON is
     retryable. Error texts never contain ``api_key``.
