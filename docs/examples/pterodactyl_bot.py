@@ -44,7 +44,7 @@ async def bot(console: Console) -> None:
 
 async def main() -> None:
     fake = FakeWings(initial_status="running", stats_interval=None, command_handler=minecraft)
-    fake.console("Done (3.1s)! For help, type \"help\"")  # the server started earlier
+    fake.console('Done (3.1s)! For help, type "help"')  # the server started earlier
     async with trio.open_nursery() as nursery:
         await nursery.start(fake.serve)
         panel = httpx.AsyncClient(transport=fake.panel_transport())

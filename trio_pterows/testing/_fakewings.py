@@ -186,7 +186,8 @@ class FakeWings:
     # ------------------------------------------------------------------ panel
 
     def panel_transport(self) -> httpx.AsyncBaseTransport:
-        """An httpx transport that answers as the panel (the real 409 texts, the server resource, 429 with Retry-After).
+        """An httpx transport that answers as the panel (the real 409 texts, the server
+        resource, 429 with Retry-After).
 
         Needs :meth:`serve` running for credentials (502 otherwise). Async clients only.
         """

@@ -83,7 +83,8 @@ class FakeWingsConfig:
       ``allowed_origins``: more accepted origins (``"*"``: any).
     - ``token_lifetime`` (600 s), ``expiring_window`` (60 s), ``check_interval`` (30 s).
     - ``permissions``: what the panel puts in every token (``("*",)``, an owner); add
-      :data:`~trio_pterows.testing.ADMIN_PERMISSIONS` for a root admin (install / transfer output, real errors).
+      :data:`~trio_pterows.testing.ADMIN_PERMISSIONS` for a root admin (install and
+      transfer output, real error texts).
     - ``rate_limits``: ``True`` for Wings' limits, ``False`` for none, or a callable
       returning a :class:`~trio_pterows.pterodactyl.RateLimiter` per connection.
     - ``panel_rate_limit``: ``/websocket`` requests per minute before the panel answers
