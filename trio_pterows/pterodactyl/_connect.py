@@ -8,18 +8,30 @@ would treat as final but that frees up as other viewers leave.
 
 from __future__ import annotations
 
+import logging
 import math
 from typing import Any, Final
 
 import trio
 from trio_websocket import ConnectionRejected
 
+from .._backoff import reconnect_delay
 from .._exceptions import PterowsError
+from .._options import WSConnectionOptions
 from ._events import CLOSE_GOING_AWAY, DELETED_CLOSE_REASON
 from ._exceptions import ConsoleClosed, PanelAPIError
 from ._frames import is_final_close
 
-__all__ = ["NodeRefused", "PanelGate", "final_error_of", "is_socket_cap", "is_transfer_close"]
+__all__ = [
+    "NodeRefused",
+    "PanelGate",
+    "cap_backoff",
+    "final_error_of",
+    "is_socket_cap",
+    "is_transfer_close",
+]
+
+_log = logging.getLogger("trio_pterows.pterodactyl")
 
 #: Wings' answer past 30 sockets per server (new Wings).
 SOCKET_CAP_TEXT: Final = "too many open websocket connections"
@@ -87,3 +99,21 @@ class PanelGate:
     async def wait(self) -> None:
         """Sleep until requests may go again (a checkpoint when they may now)."""
         await trio.sleep_until(self._not_before)
+
+
+async def cap_backoff(options: WSConnectionOptions, retry: int) -> bool:
+    """Sleep the reconnect backoff for the ``retry``-th try past the socket cap; False
+    (at once) when ``max_reconnect_attempts`` is used up. Cancellation: safe."""
+    limit = options.max_reconnect_attempts
+    if limit is not None and retry > limit:
+        return False
+    delay = reconnect_delay(
+        options.reconnect_strategy,
+        retry,
+        interval=options.reconnect_interval,
+        max_interval=options.max_reconnect_interval,
+        jitter=options.jitter,
+    )
+    _log.warning("the node has too many open sockets for this server: retrying in %.1fs", delay)
+    await trio.sleep(delay)
+    return True

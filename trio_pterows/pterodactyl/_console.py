@@ -33,7 +33,7 @@ from .._exceptions import ConnectionFailed, PterowsError
 from .._options import WSConnectionOptions, _to_headers
 from .._transport import StreamOpener
 from ._commands import CommandsMixin
-from ._connect import PanelGate, final_error_of, is_socket_cap
+from ._connect import PanelGate, cap_backoff, final_error_of, is_socket_cap
 from ._events import AUTH, SEND_LOGS, ConsoleEvent, ConsoleOutput, Stats
 from ._frames import parse_client_frame
 from ._panel import origin_for, websocket_endpoint
@@ -128,6 +128,13 @@ class Console(CommandsMixin, ReactionsMixin):
         self._nursery_manager: Any = None
         self._nursery: trio.Nursery | None = None
 
+        #: The underlying connection manager (metrics, events, state).
+        self.ws = AdvancedWebSocket(self._ws_options(options), stream_opener=stream_opener)
+        self.ws.add_event_listener("close", self._on_close)
+        self.ws.add_event_listener("error", self._on_error)
+
+    def _ws_options(self, options: dict[str, Any]) -> WSConnectionOptions:
+        """The manager's options: the user's, wrapped around the console's own hooks."""
         user = {**CONSOLE_DEFAULTS, **options}
         self._user_before_send = user.pop("on_before_send", None)
         self._user_before_reconnect = user.pop("on_before_reconnect", None)
@@ -136,7 +143,7 @@ class Console(CommandsMixin, ReactionsMixin):
         if not any(name.lower() == "origin" for name in headers):
             headers["Origin"] = self._origin
         user["fatal_close_codes"] = frozenset(user.get("fatal_close_codes", ())) | {4409, 4400}
-        ws_options = WSConnectionOptions(
+        return WSConnectionOptions(
             url="wss://pending.invalid/",  # replaced by url_provider on every attempt
             url_provider=self._next_url,
             on_connect=self._authenticate,
@@ -146,10 +153,6 @@ class Console(CommandsMixin, ReactionsMixin):
             headers=headers,
             **user,
         )
-        #: The underlying connection manager (metrics, events, state).
-        self.ws = AdvancedWebSocket(ws_options, stream_opener=stream_opener)
-        self.ws.add_event_listener("close", self._on_close)
-        self.ws.add_event_listener("error", self._on_error)
 
     def __repr__(self) -> str:
         return (
@@ -251,23 +254,8 @@ class Console(CommandsMixin, ReactionsMixin):
 
     async def _cap_wait(self) -> bool:
         """Back off before another try past Wings' socket cap; False: out of attempts."""
-        from .._backoff import reconnect_delay
-
-        options = self.ws.options
         self._cap_retry += 1
-        limit = options.max_reconnect_attempts
-        if limit is not None and self._cap_retry > limit:
-            return False
-        delay = reconnect_delay(
-            options.reconnect_strategy,
-            self._cap_retry,
-            interval=options.reconnect_interval,
-            max_interval=options.max_reconnect_interval,
-            jitter=options.jitter,
-        )
-        _log.warning("the node has too many open sockets for this server: retrying in %.1fs", delay)
-        await trio.sleep(delay)
-        return True
+        return await cap_backoff(self.ws.options, self._cap_retry)
 
     async def _reviver(self) -> None:
         """After the first connect: the core stops at the cap's 400; start a new cycle."""

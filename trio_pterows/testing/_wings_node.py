@@ -20,7 +20,6 @@ from collections import deque
 from collections.abc import Callable
 from typing import Final
 
-import attrs
 import trio
 import trio_websocket
 from trio_websocket import ConnectionClosed, WebSocketConnection, WebSocketRequest
@@ -34,13 +33,13 @@ from trio_pterows.pterodactyl._events import (
     SET_STATE,
 )
 from trio_pterows.pterodactyl._frames import encode_frame, parse_client_frame
-from trio_pterows.pterodactyl._ratelimit import RateLimiter
 
 from ._wings_config import FakeWingsConfig
+from ._wings_records import Close, Drop, NodeConnection, NodeCounters, Outbound, Session
 from ._wings_server import ServerModel
-from ._wings_tokens import Token, TokenIssuer
+from ._wings_tokens import TokenIssuer
 
-__all__ = ["NodeConnection", "WingsNode"]
+__all__ = ["NodeConnection", "WingsNode", "error_event"]
 
 _HANDSHAKE_TIMEOUT: Final = 10.0
 _CLOSE_TIMEOUT: Final = 5.0
@@ -52,73 +51,6 @@ _TOO_MANY: Final = b'{"error":"Too many open websocket connections."}'
 def error_event(text: str) -> str:
     """Wings' ``SendErrorJson`` format."""
     return f"Error Event [{uuid_module.uuid4()}]: {text}"
-
-
-@attrs.define(eq=False)
-class NodeConnection:
-    """One websocket handshake the fake node received (accepted or not).
-
-    ``received`` and ``sent`` hold the latest frames (bounded), ``headers`` the
-    handshake headers as sent by the client. ``close_code``/``close_reason``: the close
-    the node sent, or else the one the client sent (set once known); ``dropped``: the
-    node aborted the connection without a close frame.
-    """
-
-    id: int
-    path: str
-    origin: str | None
-    headers: tuple[tuple[str, str], ...] = attrs.field(repr=False)
-    received: deque[str | bytes] = attrs.field(repr=False)
-    sent: deque[str] = attrs.field(repr=False)
-    accepted: bool = False
-    rejected_status: int | None = None
-    auths: int = 0
-    close_code: int | None = None
-    close_reason: str | None = None
-    dropped: bool = False
-    open: bool = False
-
-
-@attrs.frozen
-class _Close:
-    code: int
-    reason: str
-
-
-@attrs.frozen
-class _Drop:
-    """Abort the socket once everything queued before it went out."""
-
-
-_Outbound = str | _Close | _Drop
-
-
-@attrs.define(eq=False)
-class _Session:
-    record: NodeConnection
-    ws: WebSocketConnection
-    stream: trio.abc.Stream
-    send: trio.MemorySendChannel[_Outbound]
-    receive: trio.MemoryReceiveChannel[_Outbound]
-    limiter: RateLimiter
-    cancel_scope: trio.CancelScope = attrs.field(factory=trio.CancelScope)
-    nursery: trio.Nursery | None = None
-    writer_done: trio.Event = attrs.field(factory=trio.Event)
-    token: Token | None = None
-    throttled: set[str] = attrs.field(factory=set)
-
-
-@attrs.define
-class NodeCounters:
-    """What the node counts (FakeWings' observation properties read these)."""
-
-    accepted: int = 0
-    rejected: int = 0
-    auths_received: int = 0
-    auth_successes: int = 0
-    throttled_sent: int = 0
-    overflow_drops: int = 0
-    connection_ids: int = 0
 
 
 class WingsNode:
@@ -135,7 +67,7 @@ class WingsNode:
         self._server = server
         self._tokens = tokens
         self._notify = notify
-        self.sessions: set[_Session] = set()
+        self.sessions: set[Session] = set()
         self.counters = NodeCounters()
         self.connections: deque[NodeConnection] = deque(maxlen=config.history)
         self.origins_seen: deque[str | None] = deque(maxlen=config.history)
@@ -212,13 +144,13 @@ class WingsNode:
         record.accepted = True
         record.open = True
         self.counters.accepted += 1
-        send, receive = trio.open_memory_channel[_Outbound](self._config.outbound_buffer)
-        session = _Session(record, ws, stream, send, receive, self._config.limiter())
+        send, receive = trio.open_memory_channel[Outbound](self._config.outbound_buffer)
+        session = Session(record, ws, stream, send, receive, self._config.limiter())
         self.sessions.add(session)
         self._notify()
         try:
             if self._server.suspended:
-                self.enqueue(session, _Close(4409, SUSPENDED_REASON))
+                self.enqueue(session, Close(4409, SUSPENDED_REASON))
             with session.cancel_scope:
                 async with trio.open_nursery() as nursery:
                     session.nursery = nursery
@@ -240,7 +172,7 @@ class WingsNode:
                 record.close_reason = ws.closed.reason
             self._notify()
 
-    async def _reader(self, session: _Session) -> None:
+    async def _reader(self, session: Session) -> None:
         while True:
             try:
                 message = await session.ws.get_message()
@@ -249,19 +181,19 @@ class WingsNode:
             session.record.received.append(message)
             size = len(message) if isinstance(message, bytes) else len(message.encode())
             if size > self._config.read_limit:
-                self.enqueue(session, _Close(1009, ""))  # gorilla's read limit
+                self.enqueue(session, Close(1009, ""))  # gorilla's read limit
                 return
             if isinstance(message, str):
                 self._on_frame(session, message)
             self._notify()
 
-    async def _writer(self, session: _Session) -> None:
+    async def _writer(self, session: Session) -> None:
         try:
             async for item in session.receive:
-                if isinstance(item, _Drop):
+                if isinstance(item, Drop):
                     self.drop(session, reset=False)
                     return
-                if isinstance(item, _Close):
+                if isinstance(item, Close):
                     session.record.close_code = item.code
                     session.record.close_reason = item.reason
                     with trio.move_on_after(_CLOSE_TIMEOUT):
@@ -277,7 +209,7 @@ class WingsNode:
 
     # ------------------------------------------------------------------ outbound
 
-    def enqueue(self, session: _Session, item: _Outbound) -> None:
+    def enqueue(self, session: Session, item: Outbound) -> None:
         if session.record.dropped:
             return
         try:
@@ -288,12 +220,12 @@ class WingsNode:
         except (trio.BrokenResourceError, trio.ClosedResourceError):
             pass  # the connection is going away
 
-    def send_checked(self, session: _Session, frame: str) -> None:
+    def send_checked(self, session: Session, frame: str) -> None:
         """Wings' ``SendJson``: replaced by ``jwt error`` while the token is not valid."""
         problem = self._tokens.problem(session.token, trio.current_time())
         self.enqueue(session, encode_frame("jwt error", problem) if problem else frame)
 
-    def authed(self) -> list[_Session]:
+    def authed(self) -> list[Session]:
         return [s for s in self.sessions if s.token is not None]
 
     def publish(self, frame: str, permission: str | None = None) -> None:
@@ -307,14 +239,14 @@ class WingsNode:
                 continue
             self.send_checked(session, frame)
 
-    def close(self, session: _Session, code: int, reason: str) -> None:
-        self.enqueue(session, _Close(code, reason))
+    def close(self, session: Session, code: int, reason: str) -> None:
+        self.enqueue(session, Close(code, reason))
 
-    def drop_after_queue(self, session: _Session) -> None:
+    def drop_after_queue(self, session: Session) -> None:
         """Drop the socket (no close frame) after what is already queued went out."""
-        self.enqueue(session, _Drop())
+        self.enqueue(session, Drop())
 
-    def drop(self, session: _Session, *, reset: bool) -> None:
+    def drop(self, session: Session, *, reset: bool) -> None:
         if session.record.dropped:
             return
         session.record.dropped = True
@@ -337,7 +269,7 @@ class WingsNode:
 
     # ------------------------------------------------------------------ inbound
 
-    def _on_frame(self, session: _Session, message: str) -> None:
+    def _on_frame(self, session: Session, message: str) -> None:
         parsed = parse_client_frame(message)
         if parsed is None:
             return
@@ -382,14 +314,14 @@ class WingsNode:
         elif event == SEND_COMMAND and session.token.allows("control.console"):
             server.command(argument)
 
-    def _daemon_error(self, session: _Session, text: str) -> None:
+    def _daemon_error(self, session: Session, text: str) -> None:
         # SendErrorJson: no token check; the real text only for admin.websocket.errors.
         token = session.token
         real = token is not None and token.allows("admin.websocket.errors")
         text = error_event(text if real else _UNEXPECTED_ERROR)
         self.enqueue(session, encode_frame("daemon error", text))
 
-    def _on_auth(self, session: _Session, raw: str, now: float) -> None:
+    def _on_auth(self, session: Session, raw: str, now: float) -> None:
         self.counters.auths_received += 1
         session.record.auths += 1
         token = self._tokens.decode(raw)
@@ -413,7 +345,7 @@ class WingsNode:
         if server.status == "offline" and not (server.installing or server.transferring):
             self.send_checked(session, encode_frame("stats", server.stats_arg()))
 
-    async def _check_token(self, session: _Session) -> None:
+    async def _check_token(self, session: Session) -> None:
         """Wings' 30 s ticker: ``token expiring`` ahead; once expired, ``token expired``
         only in the very second of ``exp`` (SendJson already refuses it), else the
         ``jwt error`` it turns into, at every tick."""
