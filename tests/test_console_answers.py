@@ -289,3 +289,31 @@ async def test_the_socket_cap_is_retried_with_backoff(
                     400
                 ] * fake.connections_rejected
         nursery.cancel_scope.cancel()
+
+
+async def test_the_socket_cap_on_a_reconnect_is_waited_out(
+    autojump_clock: trio.testing.MockClock, fake_options: dict[str, Any]
+) -> None:
+    # After the first connect the core stops at the cap's 400 (a 4xx); the console
+    # starts a new cycle with backoff, and iteration goes on across it.
+    fake = FakeWings(**{**fake_options, "max_sockets": 1})
+    async with trio.open_nursery() as nursery:
+        await nursery.start(fake.serve)
+        async with httpx.AsyncClient(transport=fake.panel_transport()) as panel:
+            with trio.fail_after(300):
+                async with memory_console(fake, panel, reconnect_interval=2.0) as console:
+                    await next_of(console, AuthSuccess)
+                    fake.drop_all()
+                    async with memory_console(fake, panel) as intruder:  # takes the slot
+                        assert intruder.ws.is_connected
+                        await fake.wait_until(lambda: fake.connections_rejected >= 2)
+                    await next_of(console, AuthSuccess)  # back, on the same iteration
+                    fake.console("still here")
+                    await trio.sleep(2)
+                    fake.console("live again")
+                    line = await next_of(console, ConsoleOutput)
+                    while line.line != "live again":
+                        line = await next_of(console, ConsoleOutput)
+                    assert not line.replayed
+        nursery.cancel_scope.cancel()
+    assert fake.connections_rejected >= 2
