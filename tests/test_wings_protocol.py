@@ -787,3 +787,19 @@ def test_a_later_window_ends_the_held_burst() -> None:
     out = lines.hold(ConsoleOutput("old", replayed=True))  # the second replay, same line
     assert [e.line for e in out] == ["old"]  # the first burst, ended
     assert lines.finish() == []  # the second one: already delivered
+
+
+@pytest.mark.parametrize(
+    "module",
+    [
+        "pterodactyl._protocol",
+        "pterodactyl._events",
+        "pterodactyl._frames",
+        "pterodactyl._ratelimit",
+        "pterodactyl._replay",
+    ],
+)
+def test_the_wings_protocol_is_sans_io(module: str) -> None:
+    from .test_public_api import test_sans_io_modules_import_no_trio
+
+    test_sans_io_modules_import_no_trio(module)
