@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
+import attrs
 import httpx
 import pytest
 import trio
@@ -14,6 +15,7 @@ import trio_websocket
 from trio.testing import MockClock
 from trio_websocket import ConnectionClosed, WebSocketConnection
 
+from trio_pterows.pterodactyl import PanelAPIError
 from trio_pterows.pterodactyl._panel import fetch_credentials
 from trio_pterows.pterodactyl._protocol import (
     JWT_DENYLISTED_TEXT,
@@ -34,6 +36,7 @@ from trio_pterows.pterodactyl._protocol import (
     Stats,
     StatusChange,
     Throttled,
+    TokenExpired,
     TokenExpiring,
     TransferLogs,
     TransferStatus,
@@ -41,7 +44,7 @@ from trio_pterows.pterodactyl._protocol import (
     jwt_error_kind,
     parse_frame,
 )
-from trio_pterows.testing import ADMIN_PERMISSIONS
+from trio_pterows.testing import ADMIN_PERMISSIONS, FakeWingsConfig
 from trio_pterows.testing._fakewings import FakeWings
 
 ORIGIN = b"http://panel.test"
@@ -878,3 +881,66 @@ async def test_broken_clients_do_not_break_the_node(
         async with connect(fake) as ws:
             await authed(fake, ws)
     assert fake.connections_accepted == 3
+
+
+# --------------------------------------------------------------------------- revision 2
+
+
+async def test_the_socket_cap_answers_400(nursery: trio.Nursery) -> None:
+    fake = await start(nursery, max_sockets=2)
+    with trio.fail_after(10):
+        async with connect(fake), connect(fake):
+            await fake.wait_until(lambda: fake.active_connections == 2)
+            assert await handshake_status(fake, ORIGIN) == 400
+        await fake.wait_until(lambda: fake.active_connections == 0)
+        assert await handshake_status(fake, ORIGIN) == 101  # freed as viewers leave
+    assert fake.connections[2].rejected_status == 400
+
+
+async def test_token_expired_gets_out_only_in_the_second_of_exp(
+    nursery: trio.Nursery, autojump_clock: MockClock
+) -> None:
+    # A check landing exactly on exp: the notice itself passes SendJson's check.
+    fake = await start(nursery, token_lifetime=90.0, expiring_window=30.0, check_interval=30.0)
+    with trio.fail_after(1000):
+        async with connect(fake) as ws:
+            await authed(fake, ws)
+            assert await recv(ws) == TokenExpiring()  # +60
+            assert await recv(ws) == TokenExpired()  # +90, the very second of exp
+            assert await recv(ws) == JwtError(JWT_EXPIRED_TEXT)  # +120
+
+
+async def test_a_transfer_moves_the_server_to_a_new_node(nursery: trio.Nursery) -> None:
+    fake = await start(nursery)
+    with trio.fail_after(10):
+        old = await new_token(fake)
+        fake.begin_transfer()
+        async with httpx.AsyncClient(transport=fake.panel_transport()) as client:
+            with pytest.raises(PanelAPIError) as info:
+                await fetch_credentials(client, fake.panel_url, fake.api_key, fake.server_id)
+            assert info.value.status_code == 409
+            assert "transferred" in str(info.value)
+        fake.complete_transfer(ending="drop")
+        assert fake.transfers == 1
+        async with connect(fake) as ws:
+            await send(ws, "auth", old)  # signed by the old node: not a JWT it can read
+            refused = await recv(ws)
+            assert isinstance(refused, DaemonError)
+            await authed(fake, ws)  # fresh credentials work
+
+
+def test_the_config_is_a_validated_frozen_attrs_class() -> None:
+    config = FakeWingsConfig(server_id="srv1", max_sockets=3)
+    assert attrs.has(FakeWingsConfig)
+    with pytest.raises(attrs.exceptions.FrozenInstanceError):
+        config.max_sockets = 4  # type: ignore[misc]
+    fake = FakeWings(config=config, read_limit=1000)
+    assert (fake.config.max_sockets, fake.config.read_limit, fake.server_id) == (3, 1000, "srv1")
+    for bad, match in [
+        ({"max_sockets": 0}, "max_sockets"),
+        ({"read_limit": True}, "read_limit"),
+        ({"panel_rate_limit": 0}, "panel_rate_limit"),
+        ({"permissions": "*"}, "string"),
+    ]:
+        with pytest.raises((ValueError, TypeError), match=match):
+            FakeWings(**bad)
