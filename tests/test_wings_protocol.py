@@ -754,6 +754,8 @@ from trio_pterows.pterodactyl._replay import REPLAY_QUIET, LineStream, align  # 
         (["a", "b"], ["a", "b"], 2),  # nothing new
         (["t", "t", "s", "t"], ["t", "t", "s", "t", "t"], 4),  # repeats: the whole tail
         (["s", "t"], ["t", "s", "t", "t"], 3),
+        # Wings' own lines were delivered live but are not in the docker log
+        (["a", "[Daemon]: starting", "b", "[Daemon]: x"], ["a", "b", "c"], 2),
     ],
 )
 def test_align(delivered: list[str], burst: list[str], skip: int) -> None:

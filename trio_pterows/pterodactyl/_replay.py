@@ -14,9 +14,10 @@ Wings marks nothing in a replay: it is the burst of ``console output`` answering
 - the consumer holds each window's candidates and ends the burst once none of them is
   still queued and the window is over, or a line of a later window (the next
   connection's replay) comes first, so a consumer that reads late sees bursts whole;
-- then the burst is **aligned** with the tail of what the console delivered: the
-  latest position in the burst whose preceding lines equal that tail is where the
-  already-seen history ends; only the lines after it are delivered (``replayed=True``).
+- then the burst is **aligned** with the tail of what the console delivered (leaving
+  out delivered lines the replay cannot hold, such as Wings' own daemon lines): the
+  end of the longest run of the burst equal to that tail is where the already-seen
+  history ends; only the lines after it are delivered (``replayed=True``).
   With nothing delivered yet (the first connect), the whole burst is history.
 
 A live line printed during the window is indistinguishable from the replay: it is
@@ -49,20 +50,23 @@ _TAIL: Final = 300
 def align(delivered: Sequence[str], burst: Sequence[str]) -> int:
     """How many leading lines of ``burst`` were already delivered.
 
-    The largest ``j`` such that ``burst[:j]`` ends with the last line delivered and
-    every line of ``burst[:j]`` (as far back as ``delivered`` reaches) matches.
-    0 when nothing matches (all new).
+    Lines delivered that the replay cannot contain (Wings' own daemon lines are not in
+    the container's log) are left out of the comparison; then the end of the longest
+    run of the burst that equals the tail of what was delivered (the latest such end
+    on a tie) is where the known history stops. 0 when nothing matches (all new).
     """
-    if not delivered or not burst:
+    present = set(burst)
+    tail = [line for line in delivered if line in present]
+    if not tail:
         return 0
-    last = delivered[-1]
-    for j in range(len(burst), 0, -1):
-        if burst[j - 1] != last:
-            continue
-        span = min(j, len(delivered))
-        if all(burst[j - 1 - i] == delivered[-1 - i] for i in range(span)):
-            return j
-    return 0
+    best_end, best_run = 0, 0
+    for end in range(len(burst), 0, -1):
+        run = 0
+        while run < end and run < len(tail) and burst[end - 1 - run] == tail[-1 - run]:
+            run += 1
+        if run > best_run:
+            best_end, best_run = end, run
+    return best_end
 
 
 class LineStream:
