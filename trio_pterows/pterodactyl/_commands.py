@@ -197,10 +197,12 @@ class CommandsMixin:
                 waiter.armed = True
                 return
 
-    def _match_lines(self, event: ConsoleOutput) -> None:
-        """A live console output arrived: hand its lines to the armed waiters."""
+    def _match_lines(self, event: ConsoleOutput) -> bool:
+        """A console output arrived: hand its lines to the armed waiters; True when one
+        of them took a line (the event answers a command: it is live, not replay)."""
         if not self._line_waiters:
-            return
+            return False
+        taken = False
         for line in split_lines(event.line):
             out = ConsoleOutput(line)
             for waiter in self._line_waiters:
@@ -214,6 +216,8 @@ class CommandsMixin:
                     if matched:
                         waiter.result = out
                         waiter.done.set()
+                        taken = True
+        return taken
 
     def _wake_commands(self) -> None:
         """The session ended: every waiter fails with the reason."""

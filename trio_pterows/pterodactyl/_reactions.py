@@ -73,7 +73,7 @@ class ReactionsMixin:
     _connected_once: bool
     _close_wanted: trio.Event
 
-    def _match_lines(self, event: ConsoleOutput) -> None:  # CommandsMixin
+    def _match_lines(self, event: ConsoleOutput) -> bool:  # CommandsMixin
         raise NotImplementedError
 
     def _wake_commands(self) -> None:  # CommandsMixin
@@ -133,8 +133,8 @@ class ReactionsMixin:
         """First incoming interceptor: frame → typed event, and the console's reactions."""
         event = parse_frame(data)
         if isinstance(event, ConsoleOutput):
-            self._match_lines(event)  # a command sent after the replay request may match
-            if self.lines.is_candidate(trio.current_time()):
+            # A command's answer is live, even when it comes during a replay window.
+            if not self._match_lines(event) and self.lines.is_candidate(trio.current_time()):
                 return ConsoleOutput(event.line, replayed=True)
         elif isinstance(event, StatusChange):
             self._set_status(event.status)

@@ -21,7 +21,8 @@ Wings marks nothing in a replay: it is the burst of ``console output`` answering
   With nothing delivered yet (the first connect), the whole burst is history.
 
 A live line printed during the window is indistinguishable from the replay: it is
-delivered after the burst, marked ``replayed=True`` (not lost, not repeated).
+delivered after the burst, marked ``replayed=True`` (not lost, not repeated), unless
+it answers a pending ``command(expect=)`` (the console then knows it is live).
 Sans-I/O: the caller passes the time in; no trio import.
 """
 
