@@ -86,6 +86,8 @@ nitpick_ignore = [
     # their public methods are documented on Console.
     ("py:class", "trio_pterows.pterodactyl._commands.CommandsMixin"),
     ("py:class", "trio_pterows.pterodactyl._reactions.ReactionsMixin"),
+    # FakeWings' server-event helpers, shown as its base; documented on FakeWings.
+    ("py:class", "trio_pterows.testing._wings_emit.ServerEventsMixin"),
     # The private accept loop TestServer and ChaosProxy share (shown as their base).
     ("py:class", "trio_pterows.testing._chaos._Listening"),
     # httpx's documentation is MkDocs: only AsyncClient and MockTransport have anchors

@@ -10,19 +10,24 @@ from __future__ import annotations
 
 import logging
 import math
-from typing import Any, Final
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, Final
 
 import trio
 from trio_websocket import ConnectionRejected
 
 from .._backoff import reconnect_delay
-from .._exceptions import PterowsError
+from .._exceptions import ConnectionFailed, PterowsError
 from .._options import WSConnectionOptions
 from ._events import CLOSE_GOING_AWAY, DELETED_CLOSE_REASON
 from ._exceptions import ConsoleClosed, PanelAPIError
 from ._frames import is_final_close
 
+if TYPE_CHECKING:
+    from .._connection import AdvancedWebSocket
+
 __all__ = [
+    "CapRetry",
     "NodeRefused",
     "PanelGate",
     "cap_backoff",
@@ -117,3 +122,51 @@ async def cap_backoff(options: WSConnectionOptions, retry: int) -> bool:
     _log.warning("the node has too many open sockets for this server: retrying in %.1fs", delay)
     await trio.sleep(delay)
     return True
+
+
+class CapRetry:
+    """Wings' per-server socket cap (HTTP 400 "Too many open websocket connections."):
+    the core treats a 4xx at the upgrade as final, so the console starts new connect
+    cycles itself, with the reconnect backoff, until the cap frees up."""
+
+    def __init__(self, ws: AdvancedWebSocket) -> None:
+        self._ws = ws
+        self._retry = 0
+        self._wanted = trio.Event()
+        #: Set while a revival runs; iteration waits on it instead of ending.
+        self.reviving: trio.Event | None = None
+
+    async def connect(self, stop: Callable[[], bool]) -> ConnectionFailed | None:
+        """``ws.connect()`` until it opens (None) or fails other than at the cap, or
+        ``stop()`` says so, or the attempts are used up (that failure)."""
+        while True:
+            try:
+                await self._ws.connect()  # joins an ending cycle, or starts one
+            except ConnectionFailed as exc:
+                last = exc.attempts[-1][1] if exc.attempts else None
+                if stop() or not is_socket_cap(last):
+                    return exc
+                self._retry += 1
+                if not await cap_backoff(self._ws.options, self._retry):
+                    return exc
+            else:
+                self._retry = 0
+                return None
+
+    def noticed(self) -> None:
+        """A reconnect hit the cap: the core's cycle is ending; revive it."""
+        if self.reviving is None:
+            self.reviving = trio.Event()
+            self._wanted.set()
+
+    async def run(self, stop: Callable[[], bool]) -> None:
+        """The reviver task: one revival per :meth:`noticed`. Cancellation: safe."""
+        while True:
+            await self._wanted.wait()
+            self._wanted = trio.Event()
+            try:
+                await self.connect(stop)
+            finally:
+                revived, self.reviving = self.reviving, None
+                if revived is not None:
+                    revived.set()

@@ -33,7 +33,7 @@ from .._exceptions import ConnectionFailed, PterowsError
 from .._options import WSConnectionOptions, _to_headers
 from .._transport import StreamOpener
 from ._commands import CommandsMixin
-from ._connect import PanelGate, cap_backoff, final_error_of, is_socket_cap
+from ._connect import CapRetry, PanelGate, final_error_of, is_socket_cap
 from ._events import AUTH, SEND_LOGS, ConsoleEvent, ConsoleOutput, Stats
 from ._frames import parse_client_frame
 from ._panel import origin_for, websocket_endpoint
@@ -122,14 +122,12 @@ class Console(CommandsMixin, ReactionsMixin):
         self._own_replays = 0
         self._pending: deque[ConsoleEvent] = deque()
         self._init_commands()
-        self._cap_retry = 0
-        self._revive = trio.Event()
-        self._revived: trio.Event | None = None
         self._nursery_manager: Any = None
         self._nursery: trio.Nursery | None = None
 
         #: The underlying connection manager (metrics, events, state).
         self.ws = AdvancedWebSocket(self._ws_options(options), stream_opener=stream_opener)
+        self._cap = CapRetry(self.ws)
         self.ws.add_event_listener("close", self._on_close)
         self.ws.add_event_listener("error", self._on_error)
 
@@ -197,19 +195,17 @@ class Console(CommandsMixin, ReactionsMixin):
             raise
         nursery.start_soon(self._refresher)
         nursery.start_soon(self._closer)
-        nursery.start_soon(self._reviver)
+        nursery.start_soon(self._cap.run, self._has_ended)
 
     async def _first_connect(self) -> None:
         """Connect and authenticate; the first attempt's panel or console error is
         raised as itself (a socket cap is waited out with backoff)."""
-        while True:
-            try:
-                await self.ws.connect()
-                return
-            except ConnectionFailed as exc:
-                last = exc.attempts[-1][1] if exc.attempts else None
-                if not is_socket_cap(last) or not await self._cap_wait():
-                    raise self._first_error(exc) from exc
+        failure = await self._cap.connect(self._has_ended)
+        if failure is not None:
+            raise self._first_error(failure) from failure
+
+    def _has_ended(self) -> bool:
+        return self._final is not None
 
     def _first_error(self, exc: ConnectionFailed) -> Exception:
         # A panel or console error on the first attempt is raised as itself.
@@ -250,31 +246,7 @@ class Console(CommandsMixin, ReactionsMixin):
         """
         await self.ws.aclose()
 
-    # --------------------------------------------------------------- the socket cap
-
-    async def _cap_wait(self) -> bool:
-        """Back off before another try past Wings' socket cap; False: out of attempts."""
-        self._cap_retry += 1
-        return await cap_backoff(self.ws.options, self._cap_retry)
-
-    async def _reviver(self) -> None:
-        """After the first connect: the core stops at the cap's 400; start a new cycle."""
-        while True:
-            await self._revive.wait()
-            self._revive = trio.Event()
-            revived = self._revived = trio.Event()
-            try:
-                while self._final is None:
-                    try:
-                        await self.ws.connect()  # joins the ending cycle, or starts one
-                        break
-                    except ConnectionFailed as exc:
-                        last = exc.attempts[-1][1] if exc.attempts else None
-                        if not is_socket_cap(last) or not await self._cap_wait():
-                            break
-            finally:
-                self._revived = None
-                revived.set()
+    # --------------------------------------------------------------- manager events
 
     def _on_error(self, event: ErrorEvent) -> None:
         if event.context != "connect":
@@ -283,9 +255,8 @@ class Console(CommandsMixin, ReactionsMixin):
         if is_socket_cap(error):
             if self.ws.is_connected or self._nursery is None:
                 return
-            if self._revived is None and self._final is None and self._connected_once:
-                self._revived = trio.Event()  # iteration waits for the revival
-                self._revive.set()
+            if self._final is None and self._connected_once:
+                self._cap.noticed()  # iteration waits for the revival
             return
         final = final_error_of(error, transferred=self._transferred)
         if final is not None and self._final is None:
@@ -354,7 +325,7 @@ class Console(CommandsMixin, ReactionsMixin):
                     self._pending.extend(self.lines.finish())
                     if self._pending:
                         continue
-                    revived = self._revived
+                    revived = self._cap.reviving
                     if revived is not None and self._final is None:
                         await revived.wait()
                         if self.ws.state.value != "closed":

@@ -34,13 +34,11 @@ import trio.testing
 from trio_pterows.pterodactyl._events import (
     CLOSE_GOING_AWAY,
     DELETED_CLOSE_REASON,
-    BackupCompleted,
-    ConsoleEvent,
     Stats,
 )
-from trio_pterows.pterodactyl._frames import encode_event, encode_frame
 
 from ._wings_config import FakeWingsConfig
+from ._wings_emit import ServerEventsMixin
 from ._wings_node import NodeConnection, WingsNode
 from ._wings_panel import PanelDouble, PanelRequest
 from ._wings_server import ServerModel
@@ -51,7 +49,17 @@ __all__ = ["FakeWings", "FakeWingsConfig", "NodeConnection", "PanelRequest"]
 TransferEnding = Literal["deleted", "close", "drop"]
 
 
-class FakeWings:
+class _Count:
+    """A read-only count of a FakeWings (typed, unlike a ``property`` of a lambda)."""
+
+    def __init__(self, read: Callable[[FakeWings], int]) -> None:
+        self._read = read
+
+    def __get__(self, fake: FakeWings, owner: type[FakeWings] | None = None) -> int:
+        return self._read(fake)
+
+
+class FakeWings(ServerEventsMixin):
     """A fake panel + Wings node for one server. See the module docstring.
 
     ``FakeWings(**fields)`` takes the fields of :class:`FakeWingsConfig` as keyword
@@ -109,14 +117,18 @@ class FakeWings:
         """The power state: ``offline``, ``starting``, ``running`` or ``stopping``."""
         return self._server.status
 
-    connections_accepted = property(lambda self: self._node.counters.accepted)
-    connections_rejected = property(lambda self: self._node.counters.rejected)
-    auths_received = property(lambda self: self._node.counters.auths_received)
-    auth_successes = property(lambda self: self._node.counters.auth_successes)
-    throttled_sent = property(lambda self: self._node.counters.throttled_sent)
-    overflow_drops = property(lambda self: self._node.counters.overflow_drops)
-    active_connections = property(lambda self: len(self._node.sessions))
-    tokens_issued = property(lambda self: self._tokens.issued)
+    #: Handshakes accepted / refused (bad Origin, path, deleted server, the cap).
+    connections_accepted = _Count(lambda fake: fake._node.counters.accepted)
+    connections_rejected = _Count(lambda fake: fake._node.counters.rejected)
+    #: ``auth`` frames handled (rate-limited ones excluded) / ``auth success`` sent.
+    auths_received = _Count(lambda fake: fake._node.counters.auths_received)
+    auth_successes = _Count(lambda fake: fake._node.counters.auth_successes)
+    #: ``throttled`` sent; connections dropped because their outbound buffer filled up.
+    throttled_sent = _Count(lambda fake: fake._node.counters.throttled_sent)
+    overflow_drops = _Count(lambda fake: fake._node.counters.overflow_drops)
+    #: Websocket connections open now; tokens the panel handed out.
+    active_connections = _Count(lambda fake: len(fake._node.sessions))
+    tokens_issued = _Count(lambda fake: fake._tokens.issued)
 
     @property
     def origins_seen(self) -> list[str | None]:
@@ -284,90 +296,21 @@ class FakeWings:
         """The ``stats`` the node would send now."""
         return self._server.current_stats()
 
-    # ------------------------------------------------------------------ server events
-
     def _publish(self, frame: str, permission: str | None) -> None:
         self._node.publish(frame, permission)
-
-    def emit(self, event: str, *args: str) -> None:
-        """Send a server event to every authenticated socket (as Wings' ``SendJson``:
-        sockets whose token is expired or denylisted get the ``jwt error`` instead)."""
-        self._node.publish(encode_frame(event, *args))
-
-    def emit_event(self, ev: ConsoleEvent) -> None:
-        """:meth:`emit` for an event object (``fake.emit_event(ConsoleOutput("hi"))``)."""
-        self._node.publish(encode_event(ev))
-
-    def emit_raw(self, event: str, *args: str) -> None:
-        """Send a frame to every open socket, authenticated or not, with no token check."""
-        frame = encode_frame(event, *args)
-        for session in list(self._node.sessions):
-            self._node.enqueue(session, frame)
-
-    def console(self, line: str) -> None:
-        """A line on the server console: kept for ``send logs`` and sent as ``console output``."""
-        self._server.console(line)
-
-    def daemon_message(self, text: str) -> None:
-        """Send ``daemon message``."""
-        self.emit("daemon message", text)
-
-    def daemon_error(self, text: str) -> None:
-        """Send ``daemon error``."""
-        self.emit("daemon error", text)
-
-    def install_started(self) -> None:
-        """Send ``install started`` (``[""]``, as Wings fills it)."""
-        self.emit("install started", "")
-
-    def install_output(self, line: str) -> None:
-        """Send ``install output`` (only to tokens with ``admin.websocket.install``)."""
-        self._node.publish(encode_frame("install output", line), "admin.websocket.install")
-
-    def install_completed(self) -> None:
-        """Send ``install completed`` (``[""]``)."""
-        self.emit("install completed", "")
-
-    def transfer_logs(self, line: str) -> None:
-        """Send ``transfer logs`` (only to tokens with ``admin.websocket.transfer``)."""
-        self._node.publish(encode_frame("transfer logs", line), "admin.websocket.transfer")
-
-    def transfer_status(self, status: str) -> None:
-        """Send ``transfer status``."""
-        self.emit("transfer status", status)
-
-    def backup_completed(
-        self,
-        uuid: str,
-        *,
-        is_successful: bool = True,
-        checksum: str = "",
-        checksum_type: str = "sha1",
-        file_size: int = 0,
-    ) -> None:
-        """Send ``backup completed`` (uuid in args[0]; only to tokens with ``backup.read``)."""
-        ev = BackupCompleted(uuid, is_successful, checksum, checksum_type, file_size)
-        self._node.publish(encode_event(ev), "backup.read")
-
-    def backup_restore_completed(self) -> None:
-        """Send ``backup restore completed`` (``[""]``)."""
-        self.emit("backup restore completed", "")
 
     # ------------------------------------------------------------------ connection control
 
     def close_all(self, code: int = 1000, reason: str = "") -> None:
         """Close every open socket with ``code`` and ``reason`` (after what is queued)."""
-        for session in list(self._node.sessions):
-            self._node.close(session, code, reason)
+        self._node.for_each(lambda session: self._node.close(session, code, reason))
 
     def drop_all(self, *, reset: bool = False) -> None:
         """Abort every open socket with no close frame (``reset=True``: a TCP RST)."""
-        for session in list(self._node.sessions):
-            self._node.drop(session, reset=reset)
+        self._node.for_each(lambda session: self._node.drop(session, reset=reset))
 
     def _drop_after_queue(self) -> None:
-        for session in list(self._node.sessions):
-            self._node.drop_after_queue(session)
+        self._node.for_each(self._node.drop_after_queue)
 
     @property
     def _failures(self) -> Any:  # read by tests/test_cli_units.py (the cli helper's)

@@ -225,6 +225,11 @@ class WingsNode:
         problem = self._tokens.problem(session.token, trio.current_time())
         self.enqueue(session, encode_frame("jwt error", problem) if problem else frame)
 
+    def for_each(self, action: Callable[[Session], object]) -> None:
+        """``action(session)`` for every open socket."""
+        for session in list(self.sessions):
+            action(session)
+
     def authed(self) -> list[Session]:
         return [s for s in self.sessions if s.token is not None]
 
