@@ -11,6 +11,7 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from trio_pterows.pterodactyl import _protocol as proto
+from trio_pterows.pterodactyl import split_lines
 from trio_pterows.pterodactyl._protocol import (
     KNOWN_EVENTS,
     AuthSuccess,
@@ -719,7 +720,7 @@ def test_backup_completed_is_encoded_as_wings_1_6_sends_it() -> None:
     ],
 )
 def test_split_lines(text: str, lines: list[str]) -> None:
-    assert proto.split_lines(text) == lines
+    assert split_lines(text) == lines
 
 
 def test_console_output_text_strips_ansi() -> None:
@@ -734,7 +735,7 @@ def test_console_output_text_strips_ansi() -> None:
 
 @given(st.text())
 def test_split_lines_never_loses_text(text: str) -> None:
-    lines = proto.split_lines(text)
+    lines = split_lines(text)
     assert lines
     assert "\n" not in "".join(lines)
 

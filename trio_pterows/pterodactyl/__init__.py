@@ -52,7 +52,7 @@ from ._protocol import UnknownEvent as UnknownEvent
 from ._protocol import encode_event as encode_event
 from ._protocol import encode_frame as encode_frame
 from ._protocol import parse_frame as parse_frame
-from ._protocol import split_lines as split_lines
+from ._replay import split_lines as split_lines
 from ._tokens import TokenLifecycle as TokenLifecycle
 from ._tokens import TokenState as TokenState
 

@@ -24,8 +24,8 @@ from ._events import (
     PowerAction,
 )
 from ._exceptions import ConsoleClosed
-from ._frames import encode_frame, split_lines
-from ._replay import LineStream
+from ._frames import encode_frame
+from ._replay import LineStream, split_lines
 
 if TYPE_CHECKING:
     from typing_extensions import deprecated

@@ -5,7 +5,6 @@ Every frame is a JSON text frame ``{"event": "<name>", "args": ["<string>", ...]
 raises: what it does not understand becomes an :class:`UnknownEvent`.
 :func:`encode_frame` builds client → node frames; :func:`encode_event` turns any event
 back into the frame the node would send (``parse_frame(encode_event(ev)) == ev``).
-:func:`split_lines` cuts one ``console output`` into the lines it holds.
 """
 
 from __future__ import annotations
@@ -13,7 +12,6 @@ from __future__ import annotations
 import base64
 import json
 import math
-import re
 from collections.abc import Callable, Mapping
 from types import MappingProxyType
 from typing import Any, Final, Literal
@@ -58,7 +56,6 @@ __all__ = [
     "jwt_error_kind",
     "parse_client_frame",
     "parse_frame",
-    "split_lines",
     "token_lifetime",
 ]
 
@@ -353,18 +350,6 @@ def encode_event(ev: ConsoleEvent) -> str:
     if ev.wings_event in _NO_ARG_EVENTS:
         return encode_frame(ev.wings_event)
     raise TypeError(f"cannot encode {type(ev).__name__}: not a Wings event")
-
-
-#: One line ending at the very end (removed once), and the breaks inside an event.
-_TRAILING_EOL: Final = re.compile(r"(?:\r\n|\r|\n)\Z")
-_LINE_BREAK: Final = re.compile(r"\r\n|\n")
-
-
-def split_lines(text: str) -> list[str]:
-    r"""The lines one ``console output`` holds: one trailing line ending removed (as the
-    panel's UI does), then split at ``"\r\n"`` and ``"\n"``. A lone ``"\r"`` (a
-    progress bar redrawing its line) stays inside its line. Never empty."""
-    return _LINE_BREAK.split(_TRAILING_EOL.sub("", text, count=1))
 
 
 # --------------------------------------------------------------------------- classification

@@ -29,14 +29,14 @@ Sans-I/O: the caller passes the time in; no trio import.
 from __future__ import annotations
 
 import math
+import re
 from collections import deque
 from collections.abc import Sequence
 from typing import Final
 
 from ._events import ConsoleOutput
-from ._frames import split_lines
 
-__all__ = ["MAX_BURST", "REPLAY_FIRST_WAIT", "REPLAY_QUIET", "LineStream"]
+__all__ = ["MAX_BURST", "REPLAY_FIRST_WAIT", "REPLAY_QUIET", "LineStream", "align", "split_lines"]
 
 REPLAY_QUIET: Final = 0.25
 REPLAY_FIRST_WAIT: Final = 1.0
@@ -46,6 +46,18 @@ MAX_BURST: Final = 1000
 _QUEUED: Final = 4 * MAX_BURST
 #: How much delivered history the alignment looks at.
 _TAIL: Final = 300
+
+
+#: One line ending at the very end (removed once), and the breaks inside an event.
+_TRAILING_EOL: Final = re.compile(r"(?:\r\n|\r|\n)\Z")
+_LINE_BREAK: Final = re.compile(r"\r\n|\n")
+
+
+def split_lines(text: str) -> list[str]:
+    r"""The lines one ``console output`` holds: one trailing line ending removed (as the
+    panel's UI does), then split at ``"\r\n"`` and ``"\n"``. A lone ``"\r"`` (a
+    progress bar redrawing its line) stays inside its line. Never empty."""
+    return _LINE_BREAK.split(_TRAILING_EOL.sub("", text, count=1))
 
 
 def align(delivered: Sequence[str], burst: Sequence[str]) -> int:
