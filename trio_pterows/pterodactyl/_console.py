@@ -159,6 +159,10 @@ class Console(CommandsMixin, ReactionsMixin):
             f"token={self.tokens.state.value}>"
         )
 
+    def _share_panel_client(self, client: httpx.AsyncClient) -> None:
+        """Use ``client`` (a group's) for the panel; the group closes it."""
+        self._http, self._own_client = client, False
+
     @property
     def token_refreshes(self) -> int:
         """Token refreshes completed on a live socket (``tokens.refreshes``)."""

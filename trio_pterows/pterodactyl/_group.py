@@ -63,7 +63,7 @@ class ConsoleGroup:
         if not (isinstance(stagger, (int, float)) and math.isfinite(stagger) and stagger >= 0):
             raise ValueError(f"stagger: expected a finite number >= 0, got {stagger!r}")
         self._own_client = http_client is None
-        self._http = http_client or httpx.AsyncClient(follow_redirects=False)
+        self._http = http_client  # or one the group opens on entering
         self._stagger = float(stagger)
         console_args = {name: options.pop(name) for name in _CONSOLE_ARGS if name in options}
         # Built here so bad options fail before anything starts (naming the option).
@@ -72,7 +72,7 @@ class ConsoleGroup:
                 panel_url,
                 api_key,
                 server_id,
-                http_client=self._http,
+                http_client=http_client,
                 origin=console_args.get("origin"),
                 rate_limit=console_args.get("rate_limit", True),
                 replay_logs=console_args.get("replay_logs", True),
@@ -107,6 +107,10 @@ class ConsoleGroup:
     # ------------------------------------------------------------------ lifecycle
 
     async def __aenter__(self) -> ConsoleGroup:
+        if self._http is None:
+            self._http = httpx.AsyncClient(follow_redirects=False)
+            for console in self._members.values():
+                console._share_panel_client(self._http)
         self._nursery_manager = trio.open_nursery()
         nursery = self._nursery = await self._nursery_manager.__aenter__()
         try:
@@ -139,7 +143,7 @@ class ConsoleGroup:
                 await manager.__aexit__(None, None, None)
         finally:
             await self._receive.aclose()
-            if self._own_client:
+            if self._own_client and self._http is not None:
                 with trio.CancelScope(shield=True):
                     await self._http.aclose()
         return False
