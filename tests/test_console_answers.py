@@ -317,3 +317,39 @@ async def test_the_socket_cap_on_a_reconnect_is_waited_out(
                     assert not line.replayed
         nursery.cancel_scope.cancel()
     assert fake.connections_rejected >= 2
+
+
+async def test_a_suspended_server_is_refused_at_entry_without_retries(
+    autojump_clock: trio.testing.MockClock, fake: FakeWings, console_for: ConsoleFor
+) -> None:
+    fake.suspend()
+    with trio.fail_after(30), pytest.raises(PanelAPIError) as info:
+        async with console_for():
+            raise AssertionError("not reached")
+    assert (info.value.status_code, info.value.fatal) == (409, True)
+    assert websocket_requests(fake) == [409]
+    assert fake.connections_accepted == 0
+
+
+async def test_refresh_listeners_see_every_refresh(
+    autojump_clock: trio.testing.MockClock, fake: FakeWings, console_for: ConsoleFor
+) -> None:
+    from trio_pterows.pterodactyl import TokenState
+
+    refreshed: list[float] = []
+
+    def on_token(old: TokenState, new: TokenState) -> None:
+        if new is TokenState.VALID and old in (
+            TokenState.REFRESHING,
+            TokenState.REFRESHING_EXPIRED,
+        ):
+            refreshed.append(trio.current_time())
+
+    with trio.fail_after(400):
+        async with console_for() as console:
+            console.tokens.add_listener(on_token)
+            await console.tokens.wait_refreshed()
+            fake.expire_tokens()  # a refresh the node asks for
+            await console.tokens.wait_refreshed()
+            assert len(refreshed) == console.token_refreshes == 2
+    assert fake.connections_accepted == 1
