@@ -325,7 +325,8 @@ class Console(CommandsMixin, ReactionsMixin):
             with trio.move_on_at(self.lines.deadline()):
                 try:
                     event: ConsoleEvent = await self.ws.receive()
-                except trio.EndOfChannel:
+                except (trio.EndOfChannel, ConnectionFailed) as exc:
+                    # The manager's stream ended (or, in newer cores, raised why).
                     self._pending.extend(self.lines.finish())
                     if self._pending:
                         continue
@@ -336,6 +337,8 @@ class Console(CommandsMixin, ReactionsMixin):
                             continue
                     if self._final is not None:
                         raise self._final from None
+                    if isinstance(exc, ConnectionFailed):
+                        raise
                     raise StopAsyncIteration from None
                 if not isinstance(event, ConsoleOutput):
                     return event
