@@ -257,3 +257,14 @@ def test_group_arguments_are_checked() -> None:
         open_consoles("http://panel.test", "key", ["a1"], stagger=-1)
     with pytest.raises(ValueError, match="server_id"):
         open_consoles("http://panel.test", "key", ["bad id"])
+
+
+async def test_an_old_line_in_the_replay_never_answers_a_command(
+    autojump_clock: trio.testing.MockClock, fake: FakeWings, console_for: ConsoleFor
+) -> None:
+    fake.console("[11:00:00 INFO]: Automatic saving is now disabled")  # an hour ago
+    with trio.fail_after(30):
+        async with console_for() as console:
+            # sent at once: the replay of the old line is still on its way
+            reply = await console.command("save-off", expect="saving is now disabled")
+    assert reply.text.startswith("[12:00:00 INFO]")
