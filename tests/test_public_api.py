@@ -24,7 +24,7 @@ CORE_MODULES = sorted(
     if path.name != "_cli.py" and (path.name == "__init__.py" or not path.name.startswith("__"))
 )
 ALL_MODULES = sorted(PACKAGE_DIR.rglob("*.py"))
-SANS_IO = ["_backoff", "_options", "_queue", "_exceptions"]
+SANS_IO = ["_ack", "_backoff", "_dedupe", "_options", "_queue", "_exceptions"]
 
 
 # -------------------------------------------------------------------- __all__

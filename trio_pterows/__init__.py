@@ -8,6 +8,7 @@ client for the Pterodactyl / Pelican game-server console.
 
 from __future__ import annotations
 
+from ._ack import AckPolicy as AckPolicy
 from ._backoff import reconnect_delay as reconnect_delay
 from ._connection import CLOSE_TIMEOUT as CLOSE_TIMEOUT
 from ._connection import DRAIN_GRACE as DRAIN_GRACE
@@ -44,6 +45,7 @@ __all__ = [
     "CLOSE_TIMEOUT",
     "DRAIN_GRACE",
     "DROP",
+    "AckPolicy",
     "AdvancedWebSocket",
     "CloseEvent",
     "ConnectionFailed",
