@@ -35,6 +35,8 @@ from ._exceptions import NotConnected as NotConnected
 from ._exceptions import PterowsError as PterowsError
 from ._exceptions import QueueFull as QueueFull
 from ._exceptions import ResponseTimeout as ResponseTimeout
+from ._group import MemberEnded as MemberEnded
+from ._group import open_websocket_group as open_websocket_group
 from ._metrics import LatencyStats as LatencyStats
 from ._metrics import WSMetrics as WSMetrics
 from ._options import WSConnectionOptions as WSConnectionOptions
@@ -56,6 +58,7 @@ __all__ = [
     "Event",
     "EventType",
     "LatencyStats",
+    "MemberEnded",
     "MessageEvent",
     "NotConnected",
     "OpenEvent",
@@ -72,6 +75,7 @@ __all__ = [
     "WSMetrics",
     "__version__",
     "open_websocket",
+    "open_websocket_group",
     "reconnect_delay",
     "redact_url",
 ]
