@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from typing import Any
 
 import pytest
@@ -97,3 +98,25 @@ class EventLog:
 
     def types(self) -> list[str]:
         return [t for t, _, _ in self.items]
+
+
+@asynccontextmanager
+async def client(
+    nursery: trio.Nursery, port: int, path: str = "/"
+) -> AsyncIterator[trio_websocket.WebSocketConnection]:
+    """A raw trio-websocket client whose socket is always closed on exit.
+
+    Shared by the tests of ``trio_pterows.testing``'s servers.
+    (trio-websocket 0.12's own helpers leave it open when the server closes first.)
+    The reader task runs in ``nursery``.
+    """
+    stream = await trio.open_tcp_stream("127.0.0.1", port)
+    try:
+        connection = await trio_websocket.wrap_client_stream(nursery, stream, "127.0.0.1", path)
+        try:
+            yield connection
+        finally:
+            with trio.move_on_after(1):
+                await connection.aclose()
+    finally:
+        await trio.aclose_forcefully(stream)

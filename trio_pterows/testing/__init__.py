@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from ._acks import AckLedger as AckLedger
 from ._chaos import ChaosProxy as ChaosProxy
 from ._fakewings import FakeWings as FakeWings
 from ._fakewings import NodeConnection as NodeConnection
@@ -12,6 +13,7 @@ from ._servers import TestServer as TestServer
 from ._servers import serve_echo as serve_echo
 
 __all__ = [
+    "AckLedger",
     "ChaosProxy",
     "FakeWings",
     "MemoryWebSocketServer",
