@@ -15,6 +15,7 @@ from typing import Any, Literal, TypeVar
 
 import attrs
 
+from ._ack import AckPolicy
 from ._backoff import STRATEGIES, ReconnectStrategy
 from ._queue import OVERFLOW_POLICIES, OverflowPolicy
 
@@ -180,6 +181,14 @@ def _ssl_context(_: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
     if value is not None and not isinstance(value, ssl.SSLContext):
         raise TypeError(
             f"{attribute.name}: expected an ssl.SSLContext or None, got {type(value).__name__}"
+        )
+
+
+def _ack_policy(_: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
+    if value is not None and not isinstance(value, AckPolicy):
+        raise TypeError(
+            f"{attribute.name}: expected a trio_pterows.AckPolicy or None, "
+            f"got {type(value).__name__}"
         )
 
 
@@ -399,6 +408,14 @@ class WSConnectionOptions:
     allow_insecure_fallback: bool = attrs.field(default=False, validator=_bool)
     #: Bytes read from the socket per receive call.
     receive_buffer_size: int = attrs.field(default=64 * 1024, validator=_count(minimum=1))
+    #: Acknowledged delivery (:class:`AckPolicy`): written messages with an id are kept
+    #: until their ack arrives and written again, in order, on the next connection.
+    ack: AckPolicy | None = attrs.field(default=None, validator=_ack_policy)
+    #: ``(incoming message) -> Hashable | None``: the key of a message for receive
+    #: dedupe; a message whose key was among the last ``dedupe_window`` keys is dropped.
+    dedupe_of: Callable[[Any], Any] | None = attrs.field(default=None, validator=_optional_callable)
+    #: How many recent keys ``dedupe_of`` remembers.
+    dedupe_window: int = attrs.field(default=1024, validator=_count(minimum=1))
 
     def __attrs_post_init__(self) -> None:
         if self.allow_insecure_fallback:
