@@ -49,7 +49,9 @@ async def test_written_messages_wait_for_their_ack_in_order(
     assert tracker.on_incoming({"ack": 1}) is True
     assert tracker.on_incoming({"ack": 1}) is True  # a repeated ack is still an ack
     assert tracker.on_incoming({"other": 1}) is False
-    assert tracker.frames_to_resend() == ["frame0", "frame2"]
+    assert tracker.to_resend() == [(0, "frame0"), (2, "frame2")]
+    assert tracker.is_waiting(2)
+    assert not tracker.is_waiting(1)
     assert tracker.acked == 1
 
 
@@ -74,7 +76,7 @@ async def test_reserve_waits_for_room(
     tracker.on_incoming({"ack": 0})
     with trio.fail_after(1):
         await got_room.wait()
-    assert tracker.frames_to_resend() == ["frame1", "frame2"]
+    assert [frame for _, frame in tracker.to_resend()] == ["frame1", "frame2"]
 
 
 async def test_release_frees_the_reservation(

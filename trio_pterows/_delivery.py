@@ -15,7 +15,8 @@ is None, so the default path costs nothing)::
         tracker.written(id, frame)
 
     new connection, after on_connect, before the queue:
-        for frame in tracker.frames_to_resend(): write(frame)
+        for id, frame in tracker.to_resend():
+            if tracker.is_waiting(id): write(frame)   # an ack may come meanwhile
 
     incoming, after the incoming interceptors and the pong check:
         if tracker.on_incoming(message): return  # an ack: consumed, not delivered
@@ -154,9 +155,13 @@ class AckTracker:
             self._timer_running = True
             self._nursery.start_soon(self._expire, name="trio_pterows._delivery.expire")
 
-    def frames_to_resend(self) -> list[Frame]:
-        """Every unacked frame, in the order they were first written (a copy)."""
-        return self._window.pending()
+    def to_resend(self) -> list[tuple[Hashable, Frame]]:
+        """Every unacked ``(id, frame)``, in the order they were first written (a copy)."""
+        return list(self._window.items())
+
+    def is_waiting(self, id: Hashable) -> bool:
+        """True while the message ``id`` waits for its ack."""
+        return id in self._window
 
     # ------------------------------------------------------------------ incoming
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from ._acks import AckLedger as AckLedger
+from ._acks import acking_handler as acking_handler
 from ._chaos import ChaosProxy as ChaosProxy
 from ._fakewings import FakeWings as FakeWings
 from ._fakewings import NodeConnection as NodeConnection
@@ -20,6 +21,7 @@ __all__ = [
     "NodeConnection",
     "PanelRequest",
     "TestServer",
+    "acking_handler",
     "echo_handler",
     "serve_echo",
 ]

@@ -30,9 +30,14 @@ import itertools
 import json
 from collections import Counter, OrderedDict, deque
 from collections.abc import Hashable, Iterable
-from typing import Any, Literal, final
+from typing import TYPE_CHECKING, Any, Literal, final
 
-__all__ = ["AckLedger", "DropPoint"]
+if TYPE_CHECKING:
+    from collections.abc import Awaitable, Callable
+
+    from trio_websocket import WebSocketConnection
+
+__all__ = ["AckLedger", "DropPoint", "acking_handler"]
 
 #: When :meth:`AckLedger.drop_after` resets the connections.
 DropPoint = Literal["received", "answered"]
@@ -192,3 +197,28 @@ class AckLedger:
             f"<AckLedger received={self.total} acks_sent={self.acks_sent} "
             f"unacked_sent={len(self._outbox)}>"
         )
+
+
+def acking_handler(ledger: AckLedger) -> Callable[[WebSocketConnection], Awaitable[None]]:
+    """A :class:`MemoryWebSocketServer` handler with the acknowledging mode of
+    :class:`TestServer`: messages with an id are recorded in ``ledger`` and acked,
+    others echoed. (Drop points do not apply: use ``server.vanish()``, which drops
+    every connection without a close frame.)
+
+    ::
+
+        ledger = AckLedger()
+        server = MemoryWebSocketServer(acking_handler(ledger))
+    """
+
+    async def handler(connection: WebSocketConnection) -> None:
+        for text in ledger.unacked_messages():
+            await connection.send_message(text)
+        while True:
+            message = await connection.get_message()
+            id, is_ack = ledger.record(message)
+            if is_ack:
+                continue
+            await connection.send_message(message if id is None else ledger.answer(id))
+
+    return handler
