@@ -172,3 +172,19 @@ async def test_close_forgets_and_wakes_waiters_with_destroyed(
     assert tracker.unacked == 0
     with pytest.raises(pw.Destroyed):
         await tracker.reserve(2)
+
+
+async def test_the_timer_ends_as_soon_as_the_window_is_empty(
+    autojump_clock: trio.testing.MockClock, nursery: trio.Nursery
+) -> None:
+    tracker, _ = _tracker(nursery, timeout=30.0)
+
+    def timers() -> int:
+        return sum(1 for task in nursery.child_tasks if task.name.endswith("expire"))
+
+    await _write(tracker, 0)
+    await trio.testing.wait_all_tasks_blocked()
+    assert timers() == 1
+    tracker.on_incoming({"ack": 0})
+    await trio.testing.wait_all_tasks_blocked()
+    assert timers() == 0  # not asleep until the acked message's deadline

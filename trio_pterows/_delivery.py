@@ -66,7 +66,7 @@ class AckTracker:
         "_policy",
         "_reserved",
         "_room",
-        "_timer_running",
+        "_timer",
         "_window",
         "acked",
         "resent",
@@ -80,7 +80,8 @@ class AckTracker:
         self._empty = trio.lowlevel.ParkingLot()
         self._on_expired = on_expired
         self._nursery: trio.Nursery | None = None
-        self._timer_running = False
+        # The expiry timer's scope while it runs (None: not running).
+        self._timer: trio.CancelScope | None = None
         self._closed = False
         #: Acks that matched a waiting message.
         self.acked = 0
@@ -151,9 +152,11 @@ class AckTracker:
             self._changed()
             return
         window.add(id, frame, trio.current_time())
-        if window.timeout is not None and not self._timer_running and self._nursery is not None:
-            self._timer_running = True
-            self._nursery.start_soon(self._expire, name="trio_pterows._delivery.expire")
+        if window.timeout is not None and self._timer is None and self._nursery is not None:
+            self._timer = trio.CancelScope()
+            self._nursery.start_soon(
+                self._expire, self._timer, name="trio_pterows._delivery.expire"
+            )
 
     def to_resend(self) -> list[tuple[Hashable, Frame]]:
         """Every unacked ``(id, frame)``, in the order they were first written (a copy)."""
@@ -200,32 +203,41 @@ class AckTracker:
         self._reserved.clear()
         self._room.unpark_all()
         self._empty.unpark_all()
+        if self._timer is not None:
+            self._timer.cancel()
         return n
 
     def _changed(self) -> None:
         # Room appeared, and perhaps the window emptied.
         if self._room:
             self._room.unpark_all()
-        if self._empty and not self.unacked:
-            self._empty.unpark_all()
+        if not self._window:
+            if self._timer is not None:  # nothing to expire: the timer ends now
+                self._timer.cancel()
+            if self._empty and not self._reserved:
+                self._empty.unpark_all()
 
-    async def _expire(self) -> None:
+    async def _expire(self, scope: trio.CancelScope) -> None:
         # Sleeps until the oldest message's deadline; an ack of that one meanwhile
-        # makes it wake early for nothing, at most once per message: no polling.
+        # makes it wake for nothing, at most once per message: no polling. Cancelled
+        # (ended) as soon as the window is empty.
         window = self._window
-        timeout = window.timeout
         try:
-            while (deadline := window.next_deadline()) is not None:
-                await trio.sleep_until(deadline)
-                expired = window.expire(trio.current_time())
-                for id, _frame in expired:
-                    self._on_expired(
-                        ResponseTimeout(f"no ack for message {_short(id)} within {timeout} s")
-                    )
-                if expired:
-                    self._changed()
+            with scope:
+                while (deadline := window.next_deadline()) is not None:
+                    await trio.sleep_until(deadline)
+                    expired = window.expire(trio.current_time())
+                    for id, _frame in expired:
+                        self._on_expired(
+                            ResponseTimeout(
+                                f"no ack for message {_short(id)} within {window.timeout} s"
+                            )
+                        )
+                    if expired:
+                        self._changed()
         finally:
-            self._timer_running = False
+            if self._timer is scope:
+                self._timer = None
 
     def __repr__(self) -> str:
         limit = self._window.limit
