@@ -48,7 +48,7 @@ __all__ = ["GroupStatistics", "MemberEnded", "WebSocketGroup", "open_websocket_g
 #: ``incoming_overflow``) then decides, as it does without a group.
 GROUP_BUFFER = 64
 
-_StreamOpener = Callable[[str], Awaitable[trio.abc.Stream]]
+StreamOpener = Callable[[str], Awaitable[trio.abc.Stream]]
 
 
 @attrs.frozen
@@ -120,7 +120,7 @@ def open_websocket_group(
     members: Mapping[str, str | WSConnectionOptions],
     *,
     max_concurrent_connects: int = 4,
-    stream_opener: _StreamOpener | None = None,
+    stream_opener: StreamOpener | None = None,
     **common_options: Any,
 ) -> WebSocketGroup:
     """A group of connections: ``async with pw.open_websocket_group(members) as group:``.
@@ -158,9 +158,10 @@ def open_websocket_group(
 
 @final
 class WebSocketGroup:
-    """Members that share a nursery and a connect budget; see :func:`open_websocket_group`.
+    """Members that share a nursery and a connect budget; see
+    :func:`~trio_pterows.open_websocket_group`.
 
-    ``group[name]`` is the member's :class:`AdvancedWebSocket` (send through it, read
+    ``group[name]`` is the member's :class:`~trio_pterows.AdvancedWebSocket` (send through it, read
     its metrics, close it). ``async for name, message in group`` yields every
     member's incoming messages tagged with its name, and ``(name, MemberEnded(error))``
     once when a member ended for good; the iteration ends when every member has
@@ -182,7 +183,7 @@ class WebSocketGroup:
         self,
         options: Mapping[str, WSConnectionOptions],
         max_concurrent_connects: int,
-        stream_opener: _StreamOpener | None,
+        stream_opener: StreamOpener | None,
     ) -> None:
         self._budget = trio.CapacityLimiter(max_concurrent_connects)
         self._members: dict[str, AdvancedWebSocket] = {

@@ -29,13 +29,10 @@ from __future__ import annotations
 import itertools
 import json
 from collections import Counter, OrderedDict, deque
-from collections.abc import Hashable, Iterable
-from typing import TYPE_CHECKING, Any, Literal, final
+from collections.abc import Awaitable, Callable, Hashable, Iterable
+from typing import Any, Literal, final
 
-if TYPE_CHECKING:
-    from collections.abc import Awaitable, Callable
-
-    from trio_websocket import WebSocketConnection
+from trio_websocket import WebSocketConnection
 
 __all__ = ["AckLedger", "DropPoint", "acking_handler"]
 
