@@ -15,6 +15,8 @@ import pytest
 import trio
 import trio.testing
 import trio_websocket
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 import trio_pterows as pw
 from trio_pterows.testing import AckLedger, MemoryWebSocketServer, TestServer, acking_handler
@@ -448,3 +450,78 @@ async def test_ack_options_cannot_change_on_a_live_manager(
             ws.update_options(ack=pw.AckPolicy(_id, _ack))
         with pytest.raises(ValueError, match=r"^dedupe_of: "):
             ws.update_options(dedupe_of=_id)
+
+
+# ------------------------------------------------------------ a property over faults
+
+fault_programs = st.lists(
+    st.one_of(
+        st.tuples(st.just("send"), st.integers(min_value=1, max_value=6)),
+        st.tuples(st.just("send"), st.integers(min_value=1, max_value=6)),
+        st.just(("vanish",)),
+        st.tuples(st.just("steps"), st.integers(min_value=0, max_value=10)),
+        st.tuples(st.just("sleep"), st.sampled_from([0.0, 0.05, 0.5])),
+    ),
+    max_size=25,
+)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(program=fault_programs, limit=st.integers(min_value=1, max_value=8))
+def test_no_loss_and_first_arrivals_in_order_whatever_the_faults(
+    program: list[tuple[Any, ...]], limit: int
+) -> None:
+    # Connections die at any checkpoint (mid-flush, mid-resend, between a write and
+    # its ack): every message with an id still arrives, first arrivals in send order.
+    async def main() -> None:
+        ledger = AckLedger()
+        server = MemoryWebSocketServer(acking_handler(ledger))
+        sent = 0
+        with trio.fail_after(600):  # virtual time
+            async with trio.open_nursery() as nursery:
+                await nursery.start(server.run)
+                async with _ws(
+                    server,
+                    limit=limit,
+                    timeout=None,
+                    auto_reconnect=True,
+                    max_reconnect_attempts=None,
+                    reconnect_strategy="fixed",
+                    reconnect_interval=0.1,
+                    queue_messages=True,
+                    message_queue_limit=10_000,
+                ) as ws:
+                    await ws.connect()
+
+                    # One sender, so that the send order is the id order.
+                    orders, pending = trio.open_memory_channel[int](100)
+
+                    sender_done = trio.Event()
+
+                    async def sender() -> None:
+                        async for n in pending:
+                            await ws.send({"id": n})
+                        sender_done.set()
+
+                    nursery.start_soon(sender)
+                    for step in program:
+                        if step[0] == "send":
+                            for n in range(sent, sent + step[1]):
+                                orders.send_nowait(n)
+                            sent += step[1]
+                        elif step[0] == "vanish":
+                            await server.vanish()
+                        elif step[0] == "steps":
+                            for _ in range(step[1]):
+                                await trio.lowlevel.checkpoint()
+                        else:
+                            await trio.sleep(step[1])
+                    await orders.aclose()
+                    await sender_done.wait()
+                    await ws.wait_acked()
+                    assert ws.get_metrics().unacked == 0
+                nursery.cancel_scope.cancel()
+        assert ledger.missing(range(sent)) == []
+        assert ledger.in_order()
+
+    trio.run(main, clock=trio.testing.MockClock(autojump_threshold=0))
