@@ -16,7 +16,7 @@ import trio
 import trio.testing
 
 import trio_pterows as pw
-from trio_pterows.testing import MemoryWebSocketServer, echo_handler
+from trio_pterows.testing import MemoryWebSocketServer, TestServer, echo_handler
 
 
 def _has_connect_gate() -> bool:
@@ -52,9 +52,9 @@ async def _servers(nursery: trio.Nursery, *names: str) -> dict[str, MemoryWebSoc
     return servers
 
 
-async def _all_opened(group: Any) -> None:
-    """Wait until every member has opened once (without starting a connect ourselves,
-    which would skip the group's jittered start)."""
+def _watch_opens(group: Any) -> trio.Event:
+    """An event set once every member has opened a connection from now on (without
+    starting a connect ourselves, which would skip the group's jittered start)."""
     waiting = set(group)
     done = trio.Event()
     for name in group:
@@ -65,7 +65,11 @@ async def _all_opened(group: Any) -> None:
                 done.set()
 
         group[name].add_event_listener("open", opened)
-    await done.wait()
+    return done
+
+
+async def _all_opened(group: Any) -> None:
+    await _watch_opens(group).wait()
 
 
 @needs_gate
@@ -274,3 +278,31 @@ def test_common_options_apply_to_every_member() -> None:
     assert group["a"].options.auto_json is True
     assert group["b"].options.auto_json is True
     assert group["b"].options.url == "ws://b.test/"
+
+
+@needs_gate
+async def test_the_budget_holds_over_tcp_across_a_real_server_restart(
+    nursery: trio.Nursery,
+) -> None:
+    # A real TestServer that counts the TCP connections in their handshake: a
+    # restart drops every member at once; they come back at most two at a time.
+    server = TestServer(handshake_delay=0.05)
+    await nursery.start(server.serve)
+    names = [f"m{i}" for i in range(8)]
+    with trio.fail_after(30):
+        async with pw.open_websocket_group(
+            dict.fromkeys(names, server.url),
+            max_concurrent_connects=2,
+            heartbeat_interval=None,
+            auto_reconnect=True,
+            reconnect_strategy="fixed",
+            reconnect_interval=0.01,
+            max_reconnect_attempts=None,
+        ) as group:
+            await _all_opened(group)
+            assert server.max_handshaking == 2
+            reopened = _watch_opens(group)
+            await server.restart()
+            await reopened.wait()
+            assert server.accepted == 16
+    assert server.max_handshaking == 2

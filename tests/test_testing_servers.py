@@ -18,7 +18,7 @@ from wsproto.connection import Connection, ConnectionType
 from wsproto.events import BytesMessage, Ping, Pong, TextMessage
 
 from trio_pterows.testing import TestServer, serve_echo
-from trio_pterows.testing._frames import strip_pong_frames as _strip_pong_frames
+from trio_pterows.testing._server_io import strip_pong_frames as _strip_pong_frames
 
 from .conftest import client
 

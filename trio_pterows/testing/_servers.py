@@ -17,28 +17,12 @@ from trio_websocket import ConnectionClosed, WebSocketConnection, wrap_server_st
 
 from ._acks import AckLedger
 from ._chaos import _bind_listener, _close_now, _Listening, _ws_url
-from ._frames import GatedStream
+from ._server_io import GatedStream, Peer
 
 __all__ = ["TestServer", "serve_echo"]
 
 #: The signature of a custom :class:`TestServer` handler.
 Handler = Callable[["TestServer", WebSocketConnection], Awaitable[object]]
-
-
-@final
-class _Peer:
-    """One TCP connection to the server, before and after its WebSocket handshake."""
-
-    def __init__(self, stream: trio.SocketStream) -> None:
-        self.stream = stream
-        self.connection: WebSocketConnection | None = None
-        # Cancels everything of this peer (abort, restart).
-        self.cancel_scope = trio.CancelScope()
-        # Cancels only the handler (close_all), so the close handshake can follow.
-        self.handler_scope = trio.CancelScope()
-        self.close_with: tuple[int, str] | None = None
-        # Closing bypasses stop_answering, or the close frame could never leave.
-        self.released = False
 
 
 @final
@@ -83,6 +67,9 @@ class TestServer(_Listening):
     * :meth:`send_to_all` pushes a message to every client.
     * :attr:`auto_pong`, :attr:`ping_text`, :attr:`pong_text` and
       :attr:`handshake_delay` are plain attributes; change them whenever.
+    * :meth:`abort_all` resets every connection (TCP RST, no close frame).
+    * ``ack=True`` (or an :class:`AckLedger`): JSON messages with an ``"id"`` are
+      recorded in :attr:`acks` and answered ``{"ack": <id>}``; see :class:`AckLedger`.
 
     Cancellation: cancelling :meth:`serve` closes the listener and every
     connection at once (the clients see an abnormal closure, 1006).
@@ -126,6 +113,9 @@ class TestServer(_Listening):
         self.handshake_delay = handshake_delay
         #: The last ``history`` messages :meth:`echo` received, from any client.
         self.received: deque[str | bytes] = deque(maxlen=history)
+        #: TCP connections in their handshake now, and the most there ever were at once.
+        self.handshaking = 0
+        self.max_handshaking = 0
         #: The acknowledging mode (``ack=True`` or an :class:`AckLedger`), or None.
         self.acks: AckLedger | None = AckLedger() if ack is True else ack or None
         self._connect_timeout = connect_timeout
@@ -133,7 +123,7 @@ class TestServer(_Listening):
         self._max_message_size = max_message_size
         self._listener: trio.SocketListener | None = None
         self._serving = False
-        self._peers: set[_Peer] = set()
+        self._peers: set[Peer] = set()
         self._answering = True
         self._reject_status: int | None = None
         self._changed = trio.Event()
@@ -325,10 +315,8 @@ class TestServer(_Listening):
         return sent
 
     async def send_acked(self, message: Mapping[str, Any]) -> int:
-        """Send ``message`` (a JSON object with an id) to every client, and again to
-        every new connection, oldest first, until a client acks it
-        (``{"ack": <id>}``). Needs the acknowledging mode. Returns how many clients
-        got it now."""
+        """Send ``message`` (a JSON object with an id) to every client and to every new
+        connection until a client acks it; return how many got it now."""
         if self.acks is None:
             raise RuntimeError("send_acked() needs the acknowledging mode: TestServer(ack=True)")
         return await self.send_to_all(self.acks.keep(dict(message)))
@@ -346,8 +334,7 @@ class TestServer(_Listening):
         await self._wait_until(lambda: self._received_total >= total)
 
     async def wait_ids(self, total: int) -> None:
-        """Wait until the acknowledging mode recorded ``total`` messages with an id
-        (:attr:`AckLedger.total`, duplicates included). Safe to cancel."""
+        """Wait until :attr:`AckLedger.total` reaches ``total``. Safe to cancel."""
         acks = self.acks
         if acks is None:
             raise RuntimeError("wait_ids() needs the acknowledging mode: TestServer(ack=True)")
@@ -409,11 +396,11 @@ class TestServer(_Listening):
             await self._changed.wait()
         await trio.lowlevel.checkpoint()
 
-    async def _wait_answering(self, peer: _Peer) -> None:
+    async def _wait_answering(self, peer: Peer) -> None:
         await self._wait_until(lambda: self._answering or peer.released)
 
     async def _serve_peer(self, stream: trio.SocketStream) -> None:
-        peer = _Peer(stream)
+        peer = Peer(stream)
         self._peers.add(peer)
         try:
             with peer.cancel_scope:
@@ -425,32 +412,16 @@ class TestServer(_Listening):
             self._notify()
             await trio.aclose_forcefully(stream)
 
-    async def _run_peer(self, nursery: trio.Nursery, peer: _Peer) -> None:
-        with trio.move_on_after(self._connect_timeout):
-            request = await wrap_server_stream(
-                nursery,
-                GatedStream(
-                    peer.stream,
-                    wait=lambda: self._wait_answering(peer),
-                    strip_pongs=lambda: not self.auto_pong,
-                ),
-                max_message_size=self._max_message_size,
-            )
-            await trio.sleep(self.handshake_delay)
-            status = self._reject_status
-            if status is not None:
-                self._rejected += 1
-                await request.reject(status)
-                return
-            try:
-                connection = await request.accept()
-            except ConnectionClosed:
-                return
-            peer.connection = connection
-            self._accepted += 1
-            self._notify()
+    async def _run_peer(self, nursery: trio.Nursery, peer: Peer) -> None:
+        self.handshaking += 1
+        self.max_handshaking = max(self.max_handshaking, self.handshaking)
+        try:
+            with trio.move_on_after(self._connect_timeout):
+                await self._handshake(nursery, peer)
+        finally:
+            self.handshaking -= 1
         if peer.connection is None:
-            return  # the handshake did not finish in time
+            return  # refused, or the handshake did not finish in time
         try:
             with peer.handler_scope:
                 if self.acks is not None:
@@ -462,6 +433,30 @@ class TestServer(_Listening):
         code, reason = peer.close_with or (1000, "")
         with trio.move_on_after(self._disconnect_timeout):
             await peer.connection.aclose(code, reason)
+
+    async def _handshake(self, nursery: trio.Nursery, peer: Peer) -> None:
+        request = await wrap_server_stream(
+            nursery,
+            GatedStream(
+                peer.stream,
+                wait=lambda: self._wait_answering(peer),
+                strip_pongs=lambda: not self.auto_pong,
+            ),
+            max_message_size=self._max_message_size,
+        )
+        await trio.sleep(self.handshake_delay)
+        status = self._reject_status
+        if status is not None:
+            self._rejected += 1
+            await request.reject(status)
+            return
+        try:
+            connection = await request.accept()
+        except ConnectionClosed:
+            return
+        peer.connection = connection
+        self._accepted += 1
+        self._notify()
 
 
 async def _echo_handler(server: TestServer, connection: WebSocketConnection) -> None:

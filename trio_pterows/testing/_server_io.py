@@ -1,4 +1,5 @@
-"""The byte stream TestServer hands to trio-websocket, and its frame filter."""
+"""TestServer's per-connection plumbing: the peer record, the stream it hands to
+trio-websocket, and the pong filter."""
 
 from __future__ import annotations
 
@@ -6,8 +7,9 @@ from collections.abc import Awaitable, Callable
 from typing import final
 
 import trio
+from trio_websocket import WebSocketConnection
 
-__all__ = ["GatedStream", "strip_pong_frames"]
+__all__ = ["GatedStream", "Peer", "strip_pong_frames"]
 
 _PONG_OPCODE = 0xA
 
@@ -90,3 +92,19 @@ class GatedStream(trio.abc.Stream):
         except OSError:
             return "<TestServer stream (closed)>"
         return f"<TestServer stream from {host}:{port}>"
+
+
+@final
+class Peer:
+    """One TCP connection to the server, before and after its WebSocket handshake."""
+
+    def __init__(self, stream: trio.SocketStream) -> None:
+        self.stream = stream
+        self.connection: WebSocketConnection | None = None
+        # Cancels everything of this peer (abort, restart).
+        self.cancel_scope = trio.CancelScope()
+        # Cancels only the handler (close_all), so the close handshake can follow.
+        self.handler_scope = trio.CancelScope()
+        self.close_with: tuple[int, str] | None = None
+        # Closing bypasses stop_answering, or the close frame could never leave.
+        self.released = False
