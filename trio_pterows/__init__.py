@@ -10,10 +10,6 @@ from __future__ import annotations
 
 from ._ack import AckPolicy as AckPolicy
 from ._backoff import reconnect_delay as reconnect_delay
-from ._connection import CLOSE_TIMEOUT as CLOSE_TIMEOUT
-from ._connection import DRAIN_GRACE as DRAIN_GRACE
-from ._connection import AdvancedWebSocket as AdvancedWebSocket
-from ._connection import open_websocket as open_websocket
 from ._events import DROP as DROP
 from ._events import CloseEvent as CloseEvent
 from ._events import ConnectionState as ConnectionState
@@ -31,16 +27,23 @@ from ._events import Subscription as Subscription
 from ._exceptions import ConnectionFailed as ConnectionFailed
 from ._exceptions import ConnectionLost as ConnectionLost
 from ._exceptions import Destroyed as Destroyed
+from ._exceptions import HandshakeError as HandshakeError
 from ._exceptions import NotConnected as NotConnected
 from ._exceptions import PterowsError as PterowsError
 from ._exceptions import QueueFull as QueueFull
 from ._exceptions import ResponseTimeout as ResponseTimeout
 from ._group import MemberEnded as MemberEnded
 from ._group import open_websocket_group as open_websocket_group
+from ._handle import Connection as Connection
+from ._handle import ManagerStatistics as ManagerStatistics
+from ._manager import CLOSE_TIMEOUT as CLOSE_TIMEOUT
+from ._manager import AdvancedWebSocket as AdvancedWebSocket
+from ._manager import open_websocket as open_websocket
 from ._metrics import LatencyStats as LatencyStats
 from ._metrics import WSMetrics as WSMetrics
 from ._options import WSConnectionOptions as WSConnectionOptions
 from ._options import redact_url as redact_url
+from ._receive import DRAIN_GRACE as DRAIN_GRACE
 from ._version import __version__ as __version__
 
 __all__ = [
@@ -50,6 +53,7 @@ __all__ = [
     "AckPolicy",
     "AdvancedWebSocket",
     "CloseEvent",
+    "Connection",
     "ConnectionFailed",
     "ConnectionLost",
     "ConnectionState",
@@ -57,7 +61,9 @@ __all__ = [
     "ErrorEvent",
     "Event",
     "EventType",
+    "HandshakeError",
     "LatencyStats",
+    "ManagerStatistics",
     "MemberEnded",
     "MessageEvent",
     "NotConnected",

@@ -38,7 +38,7 @@ from typing import Any, final
 import attrs
 import trio
 
-from ._connection import AdvancedWebSocket
+from ._manager import AdvancedWebSocket
 from ._options import WSConnectionOptions
 
 __all__ = ["GroupStatistics", "MemberEnded", "WebSocketGroup", "open_websocket_group"]
