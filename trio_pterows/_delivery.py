@@ -36,9 +36,10 @@ from typing import Any, final
 import trio
 
 from ._ack import AckPolicy, UnackedWindow
+from ._dedupe import DedupeWindow
 from ._exceptions import Destroyed, ResponseTimeout
 
-__all__ = ["AckTracker"]
+__all__ = ["AckTracker", "incoming_filter"]
 
 Frame = str | bytes
 
@@ -244,3 +245,37 @@ class AckTracker:
         timeout = self._window.timeout
         shown = "none" if timeout is None or math.isinf(timeout) else f"{timeout}s"
         return f"<AckTracker unacked={self.unacked}/{limit} timeout={shown}>"
+
+
+def incoming_filter(
+    acks: AckTracker | None,
+    dedupe_of: Callable[[Any], Hashable | None] | None,
+    dedupe: DedupeWindow | None,
+    report: Callable[[BaseException, str], None],
+) -> Callable[[Any], bool] | None:
+    """The receive path's filter: True drops the message (an ack; a duplicate). None
+    when acks and dedupe are both off, so the receive path does no work for them.
+
+    An ``ack_of`` or ``dedupe_of`` that raises is reported (contexts ``"ack_of"`` and
+    ``"dedupe_of"``) and the message is delivered as an ordinary one.
+    """
+    if acks is None and (dedupe_of is None or dedupe is None):
+        return None
+
+    def drop(message: Any) -> bool:
+        if acks is not None:
+            try:
+                if acks.on_incoming(message):
+                    return True
+            except Exception as exc:
+                report(exc, "ack_of")
+        if dedupe_of is not None and dedupe is not None:
+            try:
+                key = dedupe_of(message)
+            except Exception as exc:
+                report(exc, "dedupe_of")
+                return False
+            return key is not None and dedupe.seen(key)
+        return False
+
+    return drop

@@ -8,6 +8,7 @@ the supervisor (internal).
 from __future__ import annotations
 
 import enum
+import math
 
 import trio
 
@@ -89,8 +90,28 @@ class Lifecycle:
             )
         return nursery
 
-    async def aclose(self) -> None:
+    async def _drain(self, drain: float | None) -> None:
+        """Wait up to ``drain`` seconds for the queue and the unacked window."""
+        if drain:
+            with trio.move_on_after(drain):
+                await self._cycle.runner.sender.wait_acked()
+
+    async def aclose(self, drain: float | None = None) -> None:
         """See :meth:`AdvancedWebSocket.aclose`."""
+        _check_drain(drain)
+        if (
+            drain
+            and self._phase is ManagerPhase.RUNNING
+            and self._cycle.phase is not CyclePhase.IDLE
+        ):
+            try:
+                await self._drain(drain)
+            finally:  # also when cancelled: then it closes at once
+                await self._aclose()
+            return
+        await self._aclose()
+
+    async def _aclose(self) -> None:
         if self._phase is ManagerPhase.CLOSED:
             await trio.lowlevel.checkpoint()
             return
@@ -112,7 +133,7 @@ class Lifecycle:
                     bound.shield = True
                     await cycle.wait_done()
             runner = cycle.runner
-            runner.sender.clear()
+            runner.sender.close_for_good()
             cycle.fail_outcome(Destroyed("the manager was closed (aclose)"))
             runner.receiver.end()
             self._shared.hub.close()
@@ -142,15 +163,19 @@ class Lifecycle:
             cycle.skip_backoff()
         return cycle.unwrap(await cycle.wait_outcome(outcome))
 
-    async def close(self, code: int, reason: str) -> None:
+    async def close(self, code: int, reason: str, drain: float | None = None) -> None:
         """See :meth:`AdvancedWebSocket.close`."""
         if not 1000 <= code <= 4999 or code in (1004, 1005, 1006, 1015):
             raise ValueError(f"code: {code!r} cannot be sent in a close frame")
+        _check_drain(drain)
         cycle = self._cycle
         if self._phase is ManagerPhase.CLOSED or cycle.phase is CyclePhase.IDLE:
             await trio.lowlevel.checkpoint()
             return
-        await self._close_current(code, reason)
+        try:
+            await self._drain(drain)
+        finally:  # also when cancelled: then it closes at once
+            await self._close_current(code, reason)
         cycle.stop()
         await cycle.wait_done()
 
@@ -163,3 +188,12 @@ class Lifecycle:
             if runner.set_up and self._state.value is not ConnectionState.CLOSED:
                 self._state.set(ConnectionState.CLOSING)
             await runner.close(live, code, reason, LiveEnd.LOCAL)
+
+
+def _check_drain(drain: object) -> None:
+    if drain is None:
+        return
+    if not isinstance(drain, (int, float)) or isinstance(drain, bool):
+        raise TypeError(f"drain: expected a number of seconds or None, got {type(drain).__name__}")
+    if not (math.isfinite(drain) and drain >= 0):
+        raise ValueError(f"drain: must be >= 0 seconds and finite, got {drain!r}")

@@ -15,6 +15,7 @@ from __future__ import annotations
 import enum
 import ssl
 from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager
 from typing import Any
 
 import attrs
@@ -177,6 +178,7 @@ class LiveRunner:
         "_opener",
         "_owner",
         "_state",
+        "connect_gate",
         "connected_at",
         "connections",
         "current",
@@ -211,6 +213,9 @@ class LiveRunner:
         self.current_url: str | None = None
         self.connected_at: float | None = None
         self.connections = 0
+        #: Entered around every handshake (a connection group's shared budget); the
+        #: wait for it does not count toward ``connection_timeout``. None: no gate.
+        self.connect_gate: Callable[[], AbstractAsyncContextManager[None]] | None = None
 
     @property
     def open_live(self) -> Live | None:
@@ -290,11 +295,12 @@ class LiveRunner:
         """The handshake, then ``on_connect``: None when the connection may open."""
         options = self.shared.options
         try:
-            transport = get_transport(options.transport)
-            target, params = self._params(live.url)
-            with trio.fail_after(options.connection_timeout):
-                stream = await open_stream(target, self._opener)
-                conn = await transport.open(nursery, stream, params, live)
+            gate = self.connect_gate
+            if gate is None:
+                conn = await self._handshake(live, nursery)
+            else:
+                async with gate():
+                    conn = await self._handshake(live, nursery)
         except trio.TooSlowError:
             return TimeoutError(
                 f"no WebSocket handshake within connection_timeout={options.connection_timeout}s"
@@ -315,6 +321,14 @@ class LiveRunner:
             if conn.ended.is_set():
                 return self._fatal_close_error(conn) or self._lost_error(conn, "during on_connect")
         return None
+
+    async def _handshake(self, live: Live, nursery: trio.Nursery) -> TransportConnection:
+        options = self.shared.options
+        transport = get_transport(options.transport)
+        target, params = self._params(live.url)
+        with trio.fail_after(options.connection_timeout):
+            stream = await open_stream(target, self._opener)
+            return await transport.open(nursery, stream, params, live)
 
     def _fatal_close_error(self, conn: TransportConnection) -> ConnectionLost | None:
         """A peer close with one of ``fatal_close_codes`` while setting up: stop."""

@@ -23,6 +23,7 @@ is a snapshot of them. Nothing here outlives the ``async with`` block.
 from __future__ import annotations
 
 from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager
 from types import TracebackType
 from typing import Any
 
@@ -30,6 +31,8 @@ import trio
 
 from ._context import Shared
 from ._cycle import Supervisor
+from ._dedupe import DedupeWindow
+from ._delivery import AckTracker, incoming_filter
 from ._events import ConnectionState, EventType, Subscription
 from ._exceptions import Destroyed
 from ._handle import Connection, ManagerStatistics
@@ -64,10 +67,14 @@ class AdvancedWebSocket:
     ``stream_opener`` (``async (url) -> trio.abc.Stream``) replaces TCP/TLS: tests use
     it with :func:`trio.testing.memory_stream_pair`; it also serves unix sockets.
     ``url`` still sets the Host header and request path.
+
+    ``_connect_gate`` (internal, for :func:`open_websocket_group`): an async context
+    manager factory entered around every handshake attempt.
     """
 
     __slots__ = (
         "_cycle",
+        "_dedupe",
         "_dispatcher_started",
         "_heartbeat",
         "_life",
@@ -84,6 +91,7 @@ class AdvancedWebSocket:
         /,
         *,
         stream_opener: StreamOpener | None = None,
+        _connect_gate: Callable[[], AbstractAsyncContextManager[None]] | None = None,
         **kwargs: Any,
     ) -> None:
         if options is None:
@@ -101,6 +109,14 @@ class AdvancedWebSocket:
         self._runner = runner = LiveRunner(
             shared, state, receiver, heartbeat, sender, owner=self, stream_opener=stream_opener
         )
+        runner.connect_gate = _connect_gate
+        if options.ack is not None:
+            sender.acks = AckTracker(
+                options.ack, on_expired=lambda exc: shared.report(exc, "ack-timeout")
+            )
+        dedupe = DedupeWindow(options.dedupe_window) if options.dedupe_of is not None else None
+        receiver.filter = incoming_filter(sender.acks, options.dedupe_of, dedupe, shared.report)
+        self._dedupe = dedupe
         self._cycle = Supervisor(shared, state, runner)
         self._life = Lifecycle(shared, state, self._cycle)
         self._dispatcher_started = False
@@ -110,6 +126,8 @@ class AdvancedWebSocket:
 
     async def __aenter__(self) -> AdvancedWebSocket:
         await self._life.enter()
+        if self._sender.acks is not None:
+            self._sender.acks.bind(self._life.require_running())
         self._maybe_start_dispatcher()
         return self
 
@@ -122,14 +140,16 @@ class AdvancedWebSocket:
         await self._life.exit()
         return False
 
-    async def aclose(self) -> None:
+    async def aclose(self, *, drain: float | None = None) -> None:
         """Close for good: close handshake (bounded by ``close_timeout``), cancel
-        every task, drop the queue, end iteration and subscriptions.
+        every task, drop the queue and the unacked window, end iteration and
+        subscriptions. ``drain`` (seconds): first wait, up to that long, for
+        :meth:`wait_acked`.
 
-        Idempotent. If cancelled, the socket is still closed (without waiting for
-        the peer). Later calls to connect() or send() raise :class:`Destroyed`.
+        Idempotent. If cancelled (draining included), the socket is still closed,
+        at once. Later calls to connect() or send() raise :class:`Destroyed`.
         """
-        await self._life.aclose()
+        await self._life.aclose(drain)
 
     #: Alias of :meth:`aclose`, the seed's name.
     destroy = aclose
@@ -172,7 +192,7 @@ class AdvancedWebSocket:
 
     def get_metrics(self) -> WSMetrics:
         """A frozen snapshot of the counters."""
-        runner, receiver = self._runner, self._receiver
+        runner, receiver, acks = self._runner, self._receiver, self._sender.acks
         at = runner.connected_at if runner.open_live is not None else None
         connected_for = trio.current_time() - at if at is not None else None
         url = runner.current_url
@@ -186,10 +206,15 @@ class AdvancedWebSocket:
             current_url=redact_url(url) if url else None,
             latency=self._heartbeat.latency.stats(),
             queued=self._sender.queue.waiting,
-            dropped=receiver.dropped + self._sender.queue.dropped + self._shared.hub.dropped,
+            dropped=receiver.dropped
+            + self._sender.queue.dropped
+            + self._shared.hub.dropped
+            + (acks.expired if acks is not None else 0),
             connected_since=at,
             connections=runner.connections,
             total_reconnects=self._cycle.total_reconnects,
+            unacked=acks.unacked if acks is not None else 0,
+            duplicates=self._dedupe.duplicates if self._dedupe is not None else 0,
         )
 
     def statistics(self) -> ManagerStatistics:
@@ -218,6 +243,11 @@ class AdvancedWebSocket:
         outgoing queue's bound and policy at once; ``incoming_queue_limit`` from the
         next connect cycle after a close.
         """
+        for name in ("ack", "dedupe_of", "dedupe_window"):
+            if name in changes and changes[name] != getattr(self._shared.options, name):
+                raise ValueError(
+                    f"{name}: cannot be changed by update_options(); make a new manager"
+                )
         options = self._shared.options.evolve(**changes)
         if "transport" in changes:
             check_available(options.transport)
@@ -297,14 +327,18 @@ class AdvancedWebSocket:
         """
         return await self._life.manual_reconnect()
 
-    async def close(self, code: int = 1000, reason: str = "") -> None:
+    async def close(
+        self, code: int = 1000, reason: str = "", *, drain: float | None = None
+    ) -> None:
         """Close with a close handshake (bounded by ``close_timeout``) and stop
-        reconnecting. ``connect()`` may open again later.
+        reconnecting. ``connect()`` may open again later. ``drain`` (seconds): first
+        wait, up to that long, for :meth:`wait_acked` (the queue written, every
+        message acknowledged).
 
-        Ends ``async for`` iteration; queued messages stay queued for a later
-        connect(). If cancelled, the socket is still closed, without waiting.
+        Ends ``async for`` iteration; queued and unacked messages stay for a later
+        connect(). If cancelled (draining included), the socket is still closed, at once.
         """
-        await self._life.close(code, reason)
+        await self._life.close(code, reason, drain)
 
     # --------------------------------------------------------------------- send
 
@@ -337,6 +371,15 @@ class AdvancedWebSocket:
         Returns at once when nothing is queued. Safe to cancel.
         """
         await self._sender.wait_flushed()
+
+    async def wait_acked(self) -> None:
+        """Wait until every message sent so far was written and, for those with an
+        id (``ack`` option), acknowledged or dropped (ack-timeout, a failing hook,
+        :meth:`clear_message_queue`); without ``ack``, :meth:`wait_flushed`. Returns at
+        once when nothing waits; raises :class:`Destroyed` if :meth:`aclose` forgets
+        the window meanwhile. Cancellation only stops the wait.
+        """
+        await self._sender.wait_acked()
 
     def clear_message_queue(self) -> int:
         """Drop every queued message; return how many were dropped."""
