@@ -23,11 +23,6 @@ from trio_pterows.testing import AckLedger, MemoryWebSocketServer, TestServer, a
 
 from .conftest import MEMORY_URL, EventLog
 
-pytestmark = pytest.mark.skipif(
-    not hasattr(pw.AdvancedWebSocket, "wait_acked"),
-    reason="acks are not wired into the manager yet (phase 2 of issue 13)",
-)
-
 
 def _id(message: Any) -> Hashable | None:
     return message.get("id") if isinstance(message, dict) else None

@@ -18,20 +18,6 @@ import trio.testing
 import trio_pterows as pw
 from trio_pterows.testing import MemoryWebSocketServer, TestServer, echo_handler
 
-
-def _has_connect_gate() -> bool:
-    try:
-        pw.AdvancedWebSocket(url="ws://x.test/", _connect_gate=None)
-    except TypeError:
-        return False
-    return True
-
-
-needs_gate = pytest.mark.skipif(
-    not _has_connect_gate(),
-    reason="needs the manager's _connect_gate hook (core's milestone 1)",
-)
-
 Opener = Callable[[str], Any]
 
 
@@ -72,7 +58,6 @@ async def _all_opened(group: Any) -> None:
     await _watch_opens(group).wait()
 
 
-@needs_gate
 async def test_messages_are_tagged_with_the_member_name(
     autojump_clock: trio.testing.MockClock, nursery: trio.Nursery
 ) -> None:
@@ -100,7 +85,6 @@ async def test_messages_are_tagged_with_the_member_name(
     assert servers["b"].accepted == 1
 
 
-@needs_gate
 async def test_a_member_that_ends_yields_member_ended_once_and_the_others_go_on(
     autojump_clock: trio.testing.MockClock, nursery: trio.Nursery
 ) -> None:
@@ -128,7 +112,6 @@ async def test_a_member_that_ends_yields_member_ended_once_and_the_others_go_on(
             assert group.statistics().ended == 2
 
 
-@needs_gate
 async def test_the_group_ends_members_on_exit(
     autojump_clock: trio.testing.MockClock, nursery: trio.Nursery
 ) -> None:
@@ -145,7 +128,6 @@ async def test_the_group_ends_members_on_exit(
         assert member.state is pw.ConnectionState.CLOSED
 
 
-@needs_gate
 async def test_an_exception_in_the_body_comes_out_unwrapped(
     autojump_clock: trio.testing.MockClock, nursery: trio.Nursery
 ) -> None:
@@ -157,7 +139,6 @@ async def test_an_exception_in_the_body_comes_out_unwrapped(
             raise KeyError("body")
 
 
-@needs_gate
 @pytest.mark.parametrize("budget", [1, 3])
 async def test_never_more_handshakes_at_once_than_the_budget_even_after_a_restart(
     autojump_clock: trio.testing.MockClock, nursery: trio.Nursery, budget: int
@@ -204,7 +185,6 @@ async def test_never_more_handshakes_at_once_than_the_budget_even_after_a_restar
     assert server.max_handshaking == budget
 
 
-@needs_gate
 async def test_without_a_budget_the_server_sees_the_herd(
     autojump_clock: trio.testing.MockClock, nursery: trio.Nursery
 ) -> None:
@@ -224,7 +204,6 @@ async def test_without_a_budget_the_server_sees_the_herd(
     assert server.max_handshaking == 10
 
 
-@needs_gate
 async def test_starts_are_spread_by_jitter(
     autojump_clock: trio.testing.MockClock, nursery: trio.Nursery
 ) -> None:
@@ -269,7 +248,6 @@ def test_bad_arguments_name_what_is_wrong() -> None:
         pw.open_websocket_group({"a": "ws://a.test/"}, bogus=1)
 
 
-@needs_gate
 def test_common_options_apply_to_every_member() -> None:
     group = pw.open_websocket_group(
         {"a": "ws://a.test/", "b": pw.WSConnectionOptions(url="ws://b.test/", auto_json=False)},
@@ -280,7 +258,6 @@ def test_common_options_apply_to_every_member() -> None:
     assert group["b"].options.url == "ws://b.test/"
 
 
-@needs_gate
 async def test_the_budget_holds_over_tcp_across_a_real_server_restart(
     nursery: trio.Nursery,
 ) -> None:
@@ -306,3 +283,23 @@ async def test_the_budget_holds_over_tcp_across_a_real_server_restart(
             await reopened.wait()
             assert server.accepted == 16
     assert server.max_handshaking == 2
+
+
+async def test_waiting_for_the_budget_does_not_count_toward_connection_timeout(
+    autojump_clock: trio.testing.MockClock, nursery: trio.Nursery
+) -> None:
+    (server,) = (await _servers(nursery, "s")).values()
+    server.handshake_delay = 0.8
+    with trio.fail_after(30):
+        async with pw.open_websocket_group(
+            {f"m{i}": "ws://s.test/" for i in range(3)},
+            max_concurrent_connects=1,
+            stream_opener=_route({"s": server}),
+            heartbeat_interval=None,
+            connection_timeout=1.0,  # the third waits 1.6 s for its turn, then connects
+            jitter=0.0,
+        ) as group:
+            await _all_opened(group)
+            assert group.statistics().ended == 0
+    assert server.accepted == 3
+    assert server.max_handshaking == 1

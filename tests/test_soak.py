@@ -9,8 +9,6 @@ from __future__ import annotations
 import pytest
 import trio
 
-import trio_pterows as pw
-
 from .soak import run_soak, send_race_bug
 
 
@@ -32,10 +30,6 @@ def test_short_soak() -> None:
     assert len(result.fault_kinds) == 6, result.fault_kinds  # every kind of fault ran
 
 
-@pytest.mark.skipif(
-    not hasattr(pw.AdvancedWebSocket, "wait_acked"),
-    reason="acks are not wired into the manager yet (phase 2 of issue 13)",
-)
 @pytest.mark.skipif(send_race_bug() is not None, reason="see test_short_soak")
 def test_short_soak_with_acks() -> None:
     result = trio.run(lambda: run_soak(faults=150, seconds=15.0, seed=20240601, acks=True))
