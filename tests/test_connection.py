@@ -224,7 +224,14 @@ async def test_peer_close_code_and_reason_are_reported(
             log = EventLog(ws, "close")
             await ws.connect()
             await memory_server.close_all(4321, "go away")
-            assert [m async for m in ws] == []  # no auto_reconnect: iteration ends
+            # No auto_reconnect and not 1000/1001: iteration raises the reason.
+            with pytest.raises(pw.ConnectionLost) as info:
+                _ = [m async for m in ws]
+            assert (info.value.code, info.value.reason, info.value.fatal) == (
+                4321,
+                "go away",
+                False,
+            )
     (event,) = log.of("close")
     assert (event.code, event.reason, event.was_clean) == (4321, "go away", True)
     assert ws.state is pw.ConnectionState.CLOSED

@@ -270,7 +270,9 @@ async def test_fatal_close_codes_stop_reconnection(
         log = EventLog(ws, "close", "reconnectAttempt")
         await ws.connect()
         await memory_server.close_all(4409, "suspended")
-        assert [m async for m in ws] == []
+        with pytest.raises(pw.ConnectionLost) as info:
+            _ = [m async for m in ws]
+        assert (info.value.code, info.value.reason, info.value.fatal) == (4409, "suspended", True)
         assert ws.state is pw.ConnectionState.CLOSED
     assert [e.code for e in log.of("close")] == [4409]
     assert log.of("reconnectAttempt") == []
@@ -481,7 +483,10 @@ async def test_url_provider_errors_are_retried_unless_fatal(
         assert memory_server.paths[-1] == "/ok"
         outcomes.append(Fatal("401"))
         await memory_server.vanish()
-        assert [m async for m in ws] == []
+        with pytest.raises(pw.ConnectionFailed) as ended:  # iteration raises the reason
+            _ = [m async for m in ws]
+        ((_, fatal),) = ended.value.attempts
+        assert isinstance(fatal, Fatal)
         assert calls == 3  # the fatal error was not retried
         outcomes.append(Fatal("401 again"))
         with pytest.raises(pw.ConnectionFailed) as info:
