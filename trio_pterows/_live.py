@@ -8,6 +8,10 @@ is the connection's scope. It returns :class:`Opened` or :class:`Failed`.
 
 A :class:`Live` is the transport handler of its connection and goes through
 :class:`LivePhase`; how it ended (:class:`LiveEnd`) tells the supervisor what is next.
+
+Internal hook: ``connect_gate`` (:data:`ConnectGate`, from
+``AdvancedWebSocket(..., _connect_gate=...)``) is entered around every handshake attempt,
+first connect and reconnects alike, and costs nothing when unset.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ from __future__ import annotations
 import enum
 import ssl
 from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager
 from typing import Any
 
 import attrs
@@ -34,7 +39,12 @@ from .transports import get_transport
 from .transports._base import Frame, HandshakeParams, TransportConnection
 from .transports._stream import StreamOpener, StreamTarget, open_stream
 
-__all__ = ["Failed", "Live", "LiveEnd", "LivePhase", "LiveRunner", "Opened"]
+__all__ = ["ConnectGate", "Failed", "Live", "LiveEnd", "LivePhase", "LiveRunner", "Opened"]
+
+#: ``() -> async context manager``, entered around every handshake attempt (internal
+#: hook for connection groups: a shared connect budget). Waiting in it does not count
+#: toward ``connection_timeout``; cancelling it cancels the attempt.
+ConnectGate = Callable[[], AbstractAsyncContextManager[object]]
 
 
 class LivePhase(enum.Enum):
@@ -174,6 +184,7 @@ class LiveRunner:
 
     __slots__ = (
         "_default_ssl",
+        "_gate",
         "_opener",
         "_owner",
         "_state",
@@ -197,6 +208,7 @@ class LiveRunner:
         *,
         owner: object,
         stream_opener: StreamOpener | None,
+        connect_gate: ConnectGate | None = None,
     ) -> None:
         self.shared = shared
         self._state = state
@@ -205,6 +217,7 @@ class LiveRunner:
         self.sender = sender
         self._owner = owner  # what on_connect receives (the manager)
         self._opener = stream_opener
+        self._gate = connect_gate
         self._default_ssl: ssl.SSLContext | None = None
         #: The connection being set up or open.
         self.current: Live | None = None
@@ -290,11 +303,11 @@ class LiveRunner:
         """The handshake, then ``on_connect``: None when the connection may open."""
         options = self.shared.options
         try:
-            transport = get_transport(options.transport)
-            target, params = self._params(live.url)
-            with trio.fail_after(options.connection_timeout):
-                stream = await open_stream(target, self._opener)
-                conn = await transport.open(nursery, stream, params, live)
+            if self._gate is None:
+                conn = await self._handshake(live, nursery)
+            else:
+                async with self._gate():
+                    conn = await self._handshake(live, nursery)
         except trio.TooSlowError:
             return TimeoutError(
                 f"no WebSocket handshake within connection_timeout={options.connection_timeout}s"
@@ -315,6 +328,14 @@ class LiveRunner:
             if conn.ended.is_set():
                 return self._fatal_close_error(conn) or self._lost_error(conn, "during on_connect")
         return None
+
+    async def _handshake(self, live: Live, nursery: trio.Nursery) -> TransportConnection:
+        options = self.shared.options
+        transport = get_transport(options.transport)
+        target, params = self._params(live.url)
+        with trio.fail_after(options.connection_timeout):
+            stream = await open_stream(target, self._opener)
+            return await transport.open(nursery, stream, params, live)
 
     def _fatal_close_error(self, conn: TransportConnection) -> ConnectionLost | None:
         """A peer close with one of ``fatal_close_codes`` while setting up: stop."""

@@ -34,7 +34,7 @@ from ._events import ConnectionState, EventType, Subscription
 from ._handle import Connection, ManagerStatistics
 from ._heartbeat import Heartbeat
 from ._lifecycle import Lifecycle
-from ._live import LiveRunner
+from ._live import ConnectGate, LiveRunner
 from ._log import Log
 from ._metrics import WSMetrics
 from ._options import WSConnectionOptions, redact_url
@@ -63,6 +63,9 @@ class AdvancedWebSocket:
     ``stream_opener`` (``async (url) -> trio.abc.Stream``) replaces TCP/TLS: tests use
     it with :func:`trio.testing.memory_stream_pair`; it also serves unix sockets.
     ``url`` still sets the Host header and request path.
+
+    ``_connect_gate`` (internal, for connection groups): ``() -> async context
+    manager`` entered around every handshake attempt (see ``trio_pterows._live``).
     """
 
     __slots__ = (
@@ -83,6 +86,7 @@ class AdvancedWebSocket:
         /,
         *,
         stream_opener: StreamOpener | None = None,
+        _connect_gate: ConnectGate | None = None,
         **kwargs: Any,
     ) -> None:
         if options is None:
@@ -98,7 +102,14 @@ class AdvancedWebSocket:
         self._heartbeat = heartbeat = Heartbeat(shared, receiver)
         self._sender = sender = Sender(shared, state)
         self._runner = runner = LiveRunner(
-            shared, state, receiver, heartbeat, sender, owner=self, stream_opener=stream_opener
+            shared,
+            state,
+            receiver,
+            heartbeat,
+            sender,
+            owner=self,
+            stream_opener=stream_opener,
+            connect_gate=_connect_gate,
         )
         self._cycle = Supervisor(shared, state, runner)
         self._life = Lifecycle(shared, state, self._cycle)
