@@ -86,8 +86,6 @@ nitpick_ignore = [
     # ``async (url) -> trio.abc.Stream``, described in the parameter's text; the alias
     # itself lives in a private module.
     ("py:class", "StreamOpener"),
-    # ``() -> async context manager``: AdvancedWebSocket's internal _connect_gate hook.
-    ("py:class", "ConnectGate"),
     # Subscription's constructor parameter: subscriptions come from ws.subscribe().
     ("py:class", "EventHub"),
     # MemoryWebSocketServer's handler type: ``async (WebSocketConnection) -> None``.

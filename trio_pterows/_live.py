@@ -9,7 +9,7 @@ is the connection's scope. It returns :class:`Opened` or :class:`Failed`.
 A :class:`Live` is the transport handler of its connection and goes through
 :class:`LivePhase`; how it ended (:class:`LiveEnd`) tells the supervisor what is next.
 
-Internal hook: ``connect_gate`` (:data:`ConnectGate`, from
+Internal hook: :attr:`LiveRunner.connect_gate` (from
 ``AdvancedWebSocket(..., _connect_gate=...)``) is entered around every handshake attempt,
 first connect and reconnects alike, and costs nothing when unset.
 """
@@ -39,12 +39,7 @@ from .transports import get_transport
 from .transports._base import Frame, HandshakeParams, TransportConnection
 from .transports._stream import StreamOpener, StreamTarget, open_stream
 
-__all__ = ["ConnectGate", "Failed", "Live", "LiveEnd", "LivePhase", "LiveRunner", "Opened"]
-
-#: ``() -> async context manager``, entered around every handshake attempt (internal
-#: hook for connection groups: a shared connect budget). Waiting in it does not count
-#: toward ``connection_timeout``; cancelling it cancels the attempt.
-ConnectGate = Callable[[], AbstractAsyncContextManager[object]]
+__all__ = ["Failed", "Live", "LiveEnd", "LivePhase", "LiveRunner", "Opened"]
 
 
 class LivePhase(enum.Enum):
@@ -184,10 +179,10 @@ class LiveRunner:
 
     __slots__ = (
         "_default_ssl",
-        "_gate",
         "_opener",
         "_owner",
         "_state",
+        "connect_gate",
         "connected_at",
         "connections",
         "current",
@@ -208,7 +203,6 @@ class LiveRunner:
         *,
         owner: object,
         stream_opener: StreamOpener | None,
-        connect_gate: ConnectGate | None = None,
     ) -> None:
         self.shared = shared
         self._state = state
@@ -217,13 +211,15 @@ class LiveRunner:
         self.sender = sender
         self._owner = owner  # what on_connect receives (the manager)
         self._opener = stream_opener
-        self._gate = connect_gate
         self._default_ssl: ssl.SSLContext | None = None
         #: The connection being set up or open.
         self.current: Live | None = None
         self.current_url: str | None = None
         self.connected_at: float | None = None
         self.connections = 0
+        #: Entered around every handshake (a connection group's shared budget); the
+        #: wait for it does not count toward ``connection_timeout``. None: no gate.
+        self.connect_gate: Callable[[], AbstractAsyncContextManager[None]] | None = None
 
     @property
     def open_live(self) -> Live | None:
@@ -303,10 +299,11 @@ class LiveRunner:
         """The handshake, then ``on_connect``: None when the connection may open."""
         options = self.shared.options
         try:
-            if self._gate is None:
+            gate = self.connect_gate
+            if gate is None:
                 conn = await self._handshake(live, nursery)
             else:
-                async with self._gate():
+                async with gate():
                     conn = await self._handshake(live, nursery)
         except trio.TooSlowError:
             return TimeoutError(

@@ -23,6 +23,7 @@ is a snapshot of them. Nothing here outlives the ``async with`` block.
 from __future__ import annotations
 
 from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager
 from types import TracebackType
 from typing import Any
 
@@ -34,7 +35,7 @@ from ._events import ConnectionState, EventType, Subscription
 from ._handle import Connection, ManagerStatistics
 from ._heartbeat import Heartbeat
 from ._lifecycle import Lifecycle
-from ._live import ConnectGate, LiveRunner
+from ._live import LiveRunner
 from ._log import Log
 from ._metrics import WSMetrics
 from ._options import WSConnectionOptions, redact_url
@@ -86,7 +87,7 @@ class AdvancedWebSocket:
         /,
         *,
         stream_opener: StreamOpener | None = None,
-        _connect_gate: ConnectGate | None = None,
+        _connect_gate: Callable[[], AbstractAsyncContextManager[None]] | None = None,
         **kwargs: Any,
     ) -> None:
         if options is None:
@@ -109,8 +110,8 @@ class AdvancedWebSocket:
             sender,
             owner=self,
             stream_opener=stream_opener,
-            connect_gate=_connect_gate,
         )
+        runner.connect_gate = _connect_gate
         self._cycle = Supervisor(shared, state, runner)
         self._life = Lifecycle(shared, state, self._cycle)
         self._dispatcher_started = False
