@@ -40,7 +40,7 @@ _PHASES = {
 class Lifecycle:
     """Entering, connecting, closing and destroying one manager."""
 
-    __slots__ = ("_cycle", "_nursery", "_phase", "_shared", "_state")
+    __slots__ = ("_cycle", "_nursery", "_phase", "_shared", "_state", "_token")
 
     def __init__(self, shared: Shared, state: StateCell, cycle: Supervisor) -> None:
         self._shared = shared
@@ -48,6 +48,8 @@ class Lifecycle:
         self._cycle = cycle
         self._nursery = OwnedNursery()
         self._phase = ManagerPhase.NEW
+        #: The trio run that entered the manager: the only one that may use it.
+        self._token: trio.lowlevel.TrioToken | None = None
 
     @property
     def phase(self) -> ManagerPhase:
@@ -65,9 +67,16 @@ class Lifecycle:
     def destroyed(self) -> bool:
         return self._phase is ManagerPhase.CLOSED
 
+    def check_send(self) -> None:
+        """Before a send: the owner's run, and not destroyed."""
+        self.check_owner()
+        if self._phase is ManagerPhase.CLOSED:
+            raise Destroyed("this AdvancedWebSocket was closed for good (aclose)")
+
     async def enter(self) -> None:
         if self._phase is not ManagerPhase.NEW:
             raise RuntimeError("an AdvancedWebSocket can be entered only once")
+        self._token = trio.lowlevel.current_trio_token()
         await self._nursery.open()
         self._set_phase(ManagerPhase.RUNNING)
 
@@ -78,6 +87,23 @@ class Lifecycle:
             # The body's exception is not handed to the nursery: it would come back
             # wrapped in an ExceptionGroup. Our tasks never raise by design.
             await self._nursery.close()
+
+    def check_owner(self) -> None:
+        """RuntimeError unless called from the trio run (and thread) that entered the
+        manager; nothing else is touched."""
+        token = self._token
+        if token is None:
+            return  # not entered yet: configuration only
+        try:
+            current: trio.lowlevel.TrioToken | None = trio.lowlevel.current_trio_token()
+        except RuntimeError:
+            current = None
+        if current is not token:
+            raise RuntimeError(
+                "this AdvancedWebSocket belongs to the trio run that entered it; it was "
+                "called from another run or thread (use trio.from_thread.run to call into "
+                "the owner's run)"
+            )
 
     def require_running(self) -> trio.Nursery:
         if self._phase is ManagerPhase.CLOSED:
@@ -98,6 +124,7 @@ class Lifecycle:
 
     async def aclose(self, drain: float | None = None) -> None:
         """See :meth:`AdvancedWebSocket.aclose`."""
+        self.check_owner()
         _check_drain(drain)
         if (
             drain
@@ -140,6 +167,7 @@ class Lifecycle:
 
     async def connect(self) -> Connection:
         """See :meth:`AdvancedWebSocket.connect`."""
+        self.check_owner()
         nursery = self.require_running()
         await self._cycle.wait_if_stopping()
         live = self._cycle.runner.open_live
@@ -150,6 +178,7 @@ class Lifecycle:
 
     async def manual_reconnect(self) -> Connection:
         """See :meth:`AdvancedWebSocket.manual_reconnect`."""
+        self.check_owner()
         self.require_running()
         cycle = self._cycle
         await cycle.wait_if_stopping()
@@ -165,6 +194,7 @@ class Lifecycle:
 
     async def close(self, code: int, reason: str, drain: float | None = None) -> None:
         """See :meth:`AdvancedWebSocket.close`."""
+        self.check_owner()
         if not 1000 <= code <= 4999 or code in (1004, 1005, 1006, 1015):
             raise ValueError(f"code: {code!r} cannot be sent in a close frame")
         _check_drain(drain)

@@ -8,6 +8,10 @@ is the connection's scope. It returns :class:`Opened` or :class:`Failed`.
 
 A :class:`Live` is the transport handler of its connection and goes through
 :class:`LivePhase`; how it ended (:class:`LiveEnd`) tells the supervisor what is next.
+
+Internal hook: :attr:`LiveRunner.connect_gate` (from
+``AdvancedWebSocket(..., _connect_gate=...)``) is entered around every handshake attempt,
+first connect and reconnects alike, and costs nothing when unset.
 """
 
 from __future__ import annotations

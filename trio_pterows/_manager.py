@@ -34,7 +34,6 @@ from ._cycle import Supervisor
 from ._dedupe import DedupeWindow
 from ._delivery import AckTracker, incoming_filter
 from ._events import ConnectionState, EventType, Subscription
-from ._exceptions import Destroyed
 from ._handle import Connection, ManagerStatistics
 from ._heartbeat import Heartbeat
 from ._lifecycle import Lifecycle
@@ -68,8 +67,8 @@ class AdvancedWebSocket:
     it with :func:`trio.testing.memory_stream_pair`; it also serves unix sockets.
     ``url`` still sets the Host header and request path.
 
-    ``_connect_gate`` (internal, for :func:`open_websocket_group`): an async context
-    manager factory entered around every handshake attempt.
+    ``_connect_gate`` (internal, for connection groups): ``() -> async context
+    manager`` entered around every handshake attempt (see ``trio_pterows._live``).
     """
 
     __slots__ = (
@@ -107,7 +106,13 @@ class AdvancedWebSocket:
         self._heartbeat = heartbeat = Heartbeat(shared, receiver)
         self._sender = sender = Sender(shared, state)
         self._runner = runner = LiveRunner(
-            shared, state, receiver, heartbeat, sender, owner=self, stream_opener=stream_opener
+            shared,
+            state,
+            receiver,
+            heartbeat,
+            sender,
+            owner=self,
+            stream_opener=stream_opener,
         )
         runner.connect_gate = _connect_gate
         if options.ack is not None:
@@ -185,6 +190,7 @@ class AdvancedWebSocket:
     async def wait_state(self, *states: ConnectionState | str) -> ConnectionState:
         """Wait until :attr:`state` is one of ``states`` and return it (at once if it
         already is). Cancellation: the wait simply stops."""
+        self._life.check_owner()
         if not states:
             raise TypeError("wait_state: pass at least one ConnectionState")
         wanted = {ConnectionState(s) for s in states}
@@ -243,6 +249,7 @@ class AdvancedWebSocket:
         outgoing queue's bound and policy at once; ``incoming_queue_limit`` from the
         next connect cycle after a close.
         """
+        self._life.check_owner()
         for name in ("ack", "dedupe_of", "dedupe_window"):
             if name in changes and changes[name] != getattr(self._shared.options, name):
                 raise ValueError(
@@ -360,8 +367,7 @@ class AdvancedWebSocket:
         nothing queued). A write cancelled half-way leaves a partial frame on the
         wire, so the connection is dropped and, with ``auto_reconnect``, reopened.
         """
-        if self._life.destroyed:
-            raise Destroyed("this AdvancedWebSocket was closed for good (aclose)")
+        self._life.check_send()
         await self._sender.send(data, urgent)
 
     async def wait_flushed(self) -> None:
@@ -370,6 +376,7 @@ class AdvancedWebSocket:
 
         Returns at once when nothing is queued. Safe to cancel.
         """
+        self._life.check_owner()
         await self._sender.wait_flushed()
 
     async def wait_acked(self) -> None:
@@ -379,10 +386,12 @@ class AdvancedWebSocket:
         once when nothing waits; raises :class:`Destroyed` if :meth:`aclose` forgets
         the window meanwhile. Cancellation only stops the wait.
         """
+        self._life.check_owner()
         await self._sender.wait_acked()
 
     def clear_message_queue(self) -> int:
         """Drop every queued message; return how many were dropped."""
+        self._life.check_owner()
         return self._sender.clear()
 
     async def send_and_wait_response(
@@ -402,6 +411,7 @@ class AdvancedWebSocket:
         predicate's own exception if it raises. The reply is also delivered to
         listeners and ``async for`` as usual. Safe to cancel.
         """
+        self._life.check_owner()
         return await self._receiver.wait_response(
             lambda: self.send(message, urgent=urgent),
             predicate,
@@ -414,12 +424,18 @@ class AdvancedWebSocket:
     async def receive(self) -> Any:
         """The next message, across reconnects.
 
-        Raises :class:`trio.EndOfChannel` once the manager is closed for good and
-        the buffer is drained. Safe to cancel: no message is lost.
+        Once the manager stopped for good and the buffer is drained: raises
+        :class:`trio.EndOfChannel` when the user ended it (close(), aclose(),
+        ``on_before_reconnect`` returning False) or, without ``auto_reconnect``, the
+        peer closed with 1000/1001; otherwise raises the reason,
+        :class:`ConnectionFailed` or :class:`ConnectionLost` (``async for`` alike, with
+        StopAsyncIteration for the clean end). Safe to cancel: no message is lost.
         """
+        self._life.check_owner()
         return await self._receiver.receive()
 
     def __aiter__(self) -> Receiver:
+        self._life.check_owner()
         return self._receiver
 
     async def __anext__(self) -> Any:

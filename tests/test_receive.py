@@ -1,4 +1,5 @@
-"""The message pipeline both ways, and request/response."""
+"""The inbound path (trio_pterows/_receive.py): decoding, incoming interceptors, the
+pong check, response waiters (send_and_wait_response), oversized messages."""
 
 from __future__ import annotations
 
@@ -16,89 +17,6 @@ from trio_pterows.testing import MemoryWebSocketServer
 from .conftest import EventLog
 
 MakeWS = Callable[..., pw.AdvancedWebSocket]
-
-
-async def test_outgoing_pipeline_order(
-    memory_server: MemoryWebSocketServer, make_ws: MakeWS
-) -> None:
-    trace: list[str] = []
-
-    def before(message: Any) -> Any:
-        trace.append(f"before:{message}")
-        return {**message, "before": True}
-
-    def first(message: Any) -> Any:
-        trace.append("first")
-        return {**message, "first": True}
-
-    async def second(message: Any) -> Any:  # async interceptors work too
-        trace.append("second")
-        return {**message, "second": True}
-
-    def after(message: Any) -> None:
-        trace.append(f"after:{sorted(message)}")
-
-    with trio.fail_after(5):
-        async with make_ws(
-            auto_json=True,
-            on_before_send=before,
-            outgoing_message_interceptors=[first, second],
-            on_after_send=after,
-        ) as ws:
-            await ws.connect()
-            await ws.send({"id": 1})
-            echoed = await ws.receive()
-    assert trace == [
-        "before:{'id': 1}",
-        "first",
-        "second",
-        "after:['before', 'first', 'id', 'second']",
-    ]
-    assert echoed == {"id": 1, "before": True, "first": True, "second": True}
-
-
-@pytest.mark.parametrize("where", ["on_before_send", "interceptor"])
-async def test_drop_sends_nothing(make_ws: MakeWS, where: str) -> None:
-    def dropper(message: Any) -> Any:
-        return pw.DROP if message == "secret" else message
-
-    options: dict[str, Any] = (
-        {"on_before_send": dropper}
-        if where == "on_before_send"
-        else {"outgoing_message_interceptors": [dropper]}
-    )
-    with trio.fail_after(5):
-        async with make_ws(**options) as ws:
-            await ws.connect()
-            await ws.send("secret")
-            await ws.send("public")
-            assert await ws.receive() == "public"
-            assert ws.get_metrics().messages_sent == 1
-
-
-async def test_hook_exceptions_reach_the_caller(make_ws: MakeWS) -> None:
-    class HookError(Exception):
-        pass
-
-    def before(message: Any) -> Any:
-        if message == "boom":
-            raise HookError("rejected")
-        return message
-
-    def after(message: Any) -> None:
-        if message == "after-boom":
-            raise HookError("after failed")
-
-    with trio.fail_after(5):
-        async with make_ws(on_before_send=before, on_after_send=after) as ws:
-            await ws.connect()
-            with pytest.raises(HookError, match="rejected"):
-                await ws.send("boom")
-            with pytest.raises(HookError, match="after failed"):
-                await ws.send("after-boom")  # written, then the hook failed
-            await ws.send("fine")
-            assert await ws.receive() == "after-boom"
-            assert await ws.receive() == "fine"
 
 
 async def test_incoming_interceptors_transform_drop_and_fail_safely(

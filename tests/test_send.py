@@ -1,5 +1,6 @@
-"""The outgoing queue against a live manager: order, hooks at flush time, overflow,
-on_connect priority, and a connection dying mid-flush."""
+"""The outbound path (trio_pterows/_send.py): the outgoing pipeline (hooks, interceptors,
+DROP, errors), and the queue against a live manager: order, hooks at flush time,
+overflow, on_connect priority, and a connection dying mid-flush."""
 
 from __future__ import annotations
 
@@ -287,3 +288,89 @@ async def test_a_flusher_runs_only_while_something_is_queued(
             await trio.testing.wait_all_tasks_blocked()
             assert received == ["q0", "q1", "q2", "a", "b"]
             assert _flushers() == []
+
+
+# ------------------------------------------------------------ the outgoing pipeline
+
+
+async def test_outgoing_pipeline_order(
+    memory_server: MemoryWebSocketServer, make_ws: MakeWS
+) -> None:
+    trace: list[str] = []
+
+    def before(message: Any) -> Any:
+        trace.append(f"before:{message}")
+        return {**message, "before": True}
+
+    def first(message: Any) -> Any:
+        trace.append("first")
+        return {**message, "first": True}
+
+    async def second(message: Any) -> Any:  # async interceptors work too
+        trace.append("second")
+        return {**message, "second": True}
+
+    def after(message: Any) -> None:
+        trace.append(f"after:{sorted(message)}")
+
+    with trio.fail_after(5):
+        async with make_ws(
+            auto_json=True,
+            on_before_send=before,
+            outgoing_message_interceptors=[first, second],
+            on_after_send=after,
+        ) as ws:
+            await ws.connect()
+            await ws.send({"id": 1})
+            echoed = await ws.receive()
+    assert trace == [
+        "before:{'id': 1}",
+        "first",
+        "second",
+        "after:['before', 'first', 'id', 'second']",
+    ]
+    assert echoed == {"id": 1, "before": True, "first": True, "second": True}
+
+
+@pytest.mark.parametrize("where", ["on_before_send", "interceptor"])
+async def test_drop_sends_nothing(make_ws: MakeWS, where: str) -> None:
+    def dropper(message: Any) -> Any:
+        return pw.DROP if message == "secret" else message
+
+    options: dict[str, Any] = (
+        {"on_before_send": dropper}
+        if where == "on_before_send"
+        else {"outgoing_message_interceptors": [dropper]}
+    )
+    with trio.fail_after(5):
+        async with make_ws(**options) as ws:
+            await ws.connect()
+            await ws.send("secret")
+            await ws.send("public")
+            assert await ws.receive() == "public"
+            assert ws.get_metrics().messages_sent == 1
+
+
+async def test_hook_exceptions_reach_the_caller(make_ws: MakeWS) -> None:
+    class HookError(Exception):
+        pass
+
+    def before(message: Any) -> Any:
+        if message == "boom":
+            raise HookError("rejected")
+        return message
+
+    def after(message: Any) -> None:
+        if message == "after-boom":
+            raise HookError("after failed")
+
+    with trio.fail_after(5):
+        async with make_ws(on_before_send=before, on_after_send=after) as ws:
+            await ws.connect()
+            with pytest.raises(HookError, match="rejected"):
+                await ws.send("boom")
+            with pytest.raises(HookError, match="after failed"):
+                await ws.send("after-boom")  # written, then the hook failed
+            await ws.send("fine")
+            assert await ws.receive() == "after-boom"
+            assert await ws.receive() == "fine"
