@@ -520,3 +520,37 @@ def test_no_loss_and_first_arrivals_in_order_whatever_the_faults(
         assert ledger.in_order()
 
     trio.run(main, clock=trio.testing.MockClock(autojump_threshold=0))
+
+
+async def test_an_id_of_that_raises_reaches_send_or_drops_the_queued_message(
+    autojump_clock: trio.testing.MockClock, nursery: trio.Nursery
+) -> None:
+    ledger = AckLedger()
+    server = await _memory(nursery, acking_handler(ledger))
+
+    def bad_id_of(message: Any) -> Hashable | None:
+        if message.get("bad"):
+            raise KeyError("no id here")
+        return _id(message)
+
+    with trio.fail_after(30):
+        async with pw.AdvancedWebSocket(
+            url=MEMORY_URL,
+            stream_opener=server.open_stream,
+            auto_json=True,
+            heartbeat_interval=None,
+            queue_messages=True,
+            ack=pw.AckPolicy(bad_id_of, _ack),
+        ) as ws:
+            log = EventLog(ws, "error")
+            await ws.connect()
+            with pytest.raises(KeyError, match="no id here"):
+                await ws.send({"bad": True})
+            await ws.close()
+            await ws.send({"bad": True})  # queued: fails at flush time
+            await ws.send({"id": 1})
+            await ws.connect()
+            await ws.wait_acked()
+            assert ws.get_metrics().dropped == 1
+    assert [e.context for e in log.of("error")] == ["flush"]
+    assert list(ledger.ids) == [1]

@@ -59,11 +59,12 @@ def _limit(_: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
 class AckPolicy:
     """How outgoing messages are acknowledged: ``pw.AckPolicy(id_of, ack_of)``.
 
-    ``id_of(message)`` is called on each outgoing message (the caller's object, before
-    interceptors and encoding) and returns the id under which its acknowledgement
-    will come, or None for a message that expects none. ``ack_of(incoming)`` is
-    called on each incoming message (decoded, after the incoming interceptors) and
-    returns the id it acknowledges, or None for an ordinary message.
+    ``id_of(message)`` is called on each outgoing message (after ``on_before_send``
+    and the outgoing interceptors, before JSON encoding) and returns the id under
+    which its acknowledgement will come, or None for a message that expects none.
+    ``ack_of(incoming)`` is called on each incoming message (decoded, after the
+    incoming interceptors) and returns the id it acknowledges, or None for an
+    ordinary message; an acknowledgement is consumed (not delivered).
 
     ::
 
@@ -76,8 +77,11 @@ class AckPolicy:
 
     A message stays unacknowledged for at most ``timeout`` seconds after it was first
     written (None: no bound in time); at most ``limit`` messages are unacknowledged at
-    once. Both callables must be cheap and must not raise: they run on the message
-    path.
+    once. Both callables run on the message path: keep them cheap. If ``id_of``
+    raises, ``send()`` raises it (for a queued message: an ``error`` event, context
+    ``"flush"``, and the message is dropped); if ``ack_of`` raises, the message is
+    delivered as an ordinary one and an ``error`` event (context ``"ack_of"``) says why.
+    See :doc:`/topics/delivery`.
     """
 
     #: ``(outgoing message) -> Hashable | None``: the id of a message expecting an ack.
