@@ -24,7 +24,7 @@ CORE_MODULES = sorted(
     if path.name != "_cli.py" and (path.name == "__init__.py" or not path.name.startswith("__"))
 )
 ALL_MODULES = sorted(PACKAGE_DIR.rglob("*.py"))
-SANS_IO = ["_backoff", "_options", "_queue", "_exceptions", "_retry", "_handle"]
+SANS_IO = ["_backoff", "_options", "_queue", "_exceptions", "_retry", "_handle", "_urls"]
 
 
 # -------------------------------------------------------------------- __all__
@@ -370,6 +370,7 @@ CORE_LAYERS = [
     "_queue",
     "_metrics",
     "_handle",
+    "_urls",
     "_options",
     "_log",
     "_events",
