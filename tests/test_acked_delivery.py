@@ -59,9 +59,10 @@ def _ws(server: MemoryWebSocketServer, **options: Any) -> pw.AdvancedWebSocket:
 # ------------------------------------------------------------ abrupt deaths (TCP)
 
 
+@pytest.mark.parametrize("burst", [False, True], ids=["send", "send_nowait"])
 @pytest.mark.parametrize("when", ["received", "answered"])
 async def test_abrupt_server_deaths_lose_nothing_and_keep_order(
-    nursery: trio.Nursery, when: str
+    nursery: trio.Nursery, when: str, burst: bool
 ) -> None:
     server = TestServer(ack=True)
     assert server.acks is not None
@@ -82,7 +83,10 @@ async def test_abrupt_server_deaths_lose_nothing_and_keep_order(
         ) as ws:
             await ws.connect()
             for n in range(total):
-                await ws.send({"id": n})  # frames in flight when the RST comes
+                if burst:  # many frames in flight when the RST comes
+                    ws.send_nowait({"id": n})
+                else:
+                    await ws.send({"id": n})
             await ws.wait_acked()
             metrics = ws.get_metrics()
     assert server.acks.missing(range(total)) == []

@@ -24,7 +24,17 @@ CORE_MODULES = sorted(
     if path.name != "_cli.py" and (path.name == "__init__.py" or not path.name.startswith("__"))
 )
 ALL_MODULES = sorted(PACKAGE_DIR.rglob("*.py"))
-SANS_IO = ["_ack", "_backoff", "_dedupe", "_options", "_queue", "_exceptions", "_retry", "_handle"]
+SANS_IO = [
+    "_ack",
+    "_backoff",
+    "_dedupe",
+    "_options",
+    "_queue",
+    "_exceptions",
+    "_retry",
+    "_handle",
+    "_urls",
+]
 
 
 # -------------------------------------------------------------------- __all__
@@ -372,6 +382,7 @@ CORE_LAYERS = [
     "_queue",
     "_metrics",
     "_handle",
+    "_urls",
     "_options",
     "_log",
     "_events",

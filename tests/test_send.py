@@ -4,6 +4,7 @@ overflow, on_connect priority, and a connection dying mid-flush."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from typing import Any
 
@@ -374,3 +375,67 @@ async def test_hook_exceptions_reach_the_caller(make_ws: MakeWS) -> None:
             await ws.send("fine")
             assert await ws.receive() == "after-boom"
             assert await ws.receive() == "fine"
+
+
+# ------------------------------------------------------------------ send_nowait
+
+
+async def test_send_nowait_writes_in_order_behind_the_queue(
+    memory_server: MemoryWebSocketServer, make_ws: MakeWS
+) -> None:
+    received: list[str | bytes] = []
+    memory_server.handler = recording_handler(received)
+    with trio.fail_after(10):
+        async with make_ws(queue_messages=True, auto_json=True) as ws:
+            ws.send_nowait("queued while closed")  # queue_messages: buffered
+            await ws.connect()
+            for i in range(5):
+                ws.send_nowait({"n": i})  # never blocks; encoded at flush time
+            await ws.send("direct")  # behind what is buffered
+            await ws.wait_flushed()
+            await ws.close()
+    assert received[0] == "queued while closed"
+    assert [json.loads(m) for m in received[1:6]] == [{"n": i} for i in range(5)]
+    assert received[6] == "direct"
+
+
+async def test_send_nowait_without_a_queue_needs_a_connection(
+    memory_server: MemoryWebSocketServer, make_ws: MakeWS
+) -> None:
+    received: list[str | bytes] = []
+    memory_server.handler = recording_handler(received)
+    with trio.fail_after(10):
+        async with make_ws() as ws:
+            with pytest.raises(pw.NotConnected, match="queue_messages is off"):
+                ws.send_nowait("x")
+            await ws.connect()
+            ws.send_nowait("connected: buffered and flushed")
+            await ws.wait_flushed()
+            await ws.close()
+    assert received == ["connected: buffered and flushed"]
+
+
+async def test_send_nowait_full_buffer_and_flush_time_errors(
+    memory_server: MemoryWebSocketServer, make_ws: MakeWS
+) -> None:
+    with trio.fail_after(10):
+        async with make_ws(queue_messages=True, message_queue_limit=2) as ws:
+            errors = EventLog(ws, "error")
+            ws.send_nowait("a")
+            ws.send_nowait(object())  # not encodable: an error event at flush time
+            with pytest.raises(pw.QueueFull):
+                ws.send_nowait("c")
+            assert ws.get_metrics().queued == 2
+            await ws.connect()
+            await ws.wait_flushed()
+            assert await ws.receive() == "a"
+    (error,) = errors.of("error")
+    assert isinstance(error.error, TypeError)
+    assert error.context == "flush"
+
+
+async def test_send_nowait_after_aclose_is_destroyed(make_ws: MakeWS) -> None:
+    async with make_ws(queue_messages=True) as ws:
+        await ws.aclose()
+        with pytest.raises(pw.Destroyed):
+            ws.send_nowait("late")

@@ -68,10 +68,15 @@ class Lifecycle:
         return self._phase is ManagerPhase.CLOSED
 
     def check_send(self) -> None:
-        """Before a send: the owner's run, and not destroyed."""
-        self.check_owner()
+        """Before a send: not destroyed, and the owner's run (one call on the hot path)."""
         if self._phase is ManagerPhase.CLOSED:
             raise Destroyed("this AdvancedWebSocket was closed for good (aclose)")
+        try:
+            if trio.lowlevel.current_trio_token() is self._token:
+                return
+        except RuntimeError:
+            pass
+        self.check_owner()  # raises, unless not entered yet
 
     async def enter(self) -> None:
         if self._phase is not ManagerPhase.NEW:

@@ -370,6 +370,18 @@ class AdvancedWebSocket:
         self._life.check_send()
         await self._sender.send(data, urgent)
 
+    def send_nowait(self, data: Any) -> None:
+        """Hand ``data`` to the outgoing buffer (the queue) and return; never blocks.
+
+        While connected, the flusher writes buffered messages in order, behind anything
+        already queued; hooks, interceptors and encoding run at flush time, and their
+        errors are ``error`` events (that message is dropped, counted). Raises
+        :class:`QueueFull` when the queue is full (``message_queue_overflow="reject"``)
+        and :class:`NotConnected` when not connected and ``queue_messages`` is off.
+        """
+        self._life.check_send()
+        self._sender.send_nowait(data)
+
     async def wait_flushed(self) -> None:
         """Wait until the outgoing queue is empty: every queued message was written
         (or dropped by a failing hook, or cleared).
