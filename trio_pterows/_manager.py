@@ -1,17 +1,7 @@
 """AdvancedWebSocket: the façade users hold, and open_websocket.
 
-Task layout (see docs/topics/architecture)::
-
-    AdvancedWebSocket nursery (lives as long as the ``async with`` block)
-    ├── supervisor (_cycle)    connect rounds over url + fallbacks, backoff, reconnect;
-    │   │                      while a connection is open, runs its heartbeat
-    │   │                      (_heartbeat) in the connection's task (_live)
-    │   └── per-connection nursery: its cancel scope is the connection's scope
-    │       ├── transport reader   parses frames; runs the receive path (_receive)
-    │       │                      inline
-    │       └── flusher (_send)    writes the outgoing queue in order (only while
-    │                              something is queued)
-    └── dispatcher             runs async event listeners (bounded channel)
+The tasks (the supervisor, each connection's reader and flusher, the dispatcher) and
+the modules are drawn in docs/topics/architecture.rst.
 
 The façade owns no connection state of its own: each component does (the supervisor's
 :class:`CyclePhase`, the connection's :class:`LivePhase`, the incoming buffer's
