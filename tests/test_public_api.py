@@ -388,6 +388,7 @@ CORE_LAYERS = [
     "_cycle",
     "_lifecycle",
     "_manager",
+    "_open",
     "",  # __init__
 ]
 
