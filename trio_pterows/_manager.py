@@ -380,7 +380,7 @@ class AdvancedWebSocket:
             lambda: self.send(message, urgent=urgent),
             predicate,
             timeout,
-            armed=self._runner.current is not None,
+            armed=self._runner.set_up,
         )
 
     # ------------------------------------------------------------------ receive
