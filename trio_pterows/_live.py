@@ -373,10 +373,12 @@ class LiveRunner:
         self.connections += 1
         self._state.set(ConnectionState.OPEN)
         self.receiver.arm_waiters()
+        # Sends from here on (an "open" listener's too) go to this connection; the
+        # flusher, if anything is queued, starts at the next checkpoint.
+        self.sender.attach(conn, nursery)
         self.shared.log.info("connected to %s", safe_url)
         self.shared.emit("open", lambda: OpenEvent(type="open", timestamp=now, url=safe_url))
         on_open(live)
-        self.sender.attach(conn, nursery)
 
     async def close(self, live: Live, code: int, reason: str, end: LiveEnd) -> None:
         """This side's closing handshake (bounded by ``close_timeout``); then the
