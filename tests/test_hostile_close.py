@@ -52,8 +52,6 @@ PROTOCOL_ERRORS: dict[str, tuple[bytes, set[int]]] = {
     ),
 }
 
-CLOSE_HANGS = "issue 9: the client never closes its stream when the peer keeps it open"
-
 
 def misbehaving_once(bad: bytes, sent_at: list[float], *, hang_up: bool = False) -> Any:
     """A script: the first connection gets ``bad`` and is then held open for ever (or,

@@ -23,7 +23,6 @@ import trio_pterows as pw
 from .hostile import HostileServer, Peer, leaked_tasks, task_tree
 
 MIB = 1024 * 1024
-NAMES_CAUSE = "issue 9: the error is wsproto's LocalProtocolError text, not the cause"
 
 
 def accepting(**accept: Any) -> Any:

@@ -30,9 +30,6 @@ async def next_of(events: pw.Subscription, type_: str) -> Any:
     raise AssertionError(f"the subscription ended before a {type_} event")
 
 
-BLOCKED = "issue 9: the ping waits behind the blocked send, so its timeout never starts"
-
-
 @pytest.mark.parametrize(
     "reading",
     [

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
@@ -514,3 +515,16 @@ async def _reconnect_through(gate: Any, memory_server: MemoryWebSocketServer) ->
         await memory_server.vanish()
         await ws.wait_state(pw.ConnectionState.RECONNECTING)
         await ws.wait_state(pw.ConnectionState.OPEN)
+
+
+@pytest.mark.skipif(
+    importlib.util.find_spec("trio_pterows.transports._websockets") is not None,
+    reason="the websockets transport is in this build",
+)
+def test_a_transport_this_build_lacks_is_refused_clearly() -> None:
+    with pytest.raises(ValueError, match=r"^transport: 'websockets' is not available"):
+        pw.AdvancedWebSocket(url="ws://example.test/", transport="websockets")
+    ws = pw.AdvancedWebSocket(url="ws://example.test/")
+    with pytest.raises(ValueError, match=r"^transport"):
+        ws.update_options(transport="websockets")
+    assert ws.options.transport == "trio-websocket"  # unchanged

@@ -163,6 +163,51 @@ async def test_send_and_wait_response_while_queued_waits_for_the_reconnect(
     assert result == ["q"]
 
 
+async def test_a_waiter_made_during_a_handshake_survives_its_refusal(
+    autojump_clock: trio.testing.MockClock, memory_server: MemoryWebSocketServer
+) -> None:
+    """Armed only once a handshake completed: a response waiter created while a
+    reconnect's handshake runs, which the server then refuses (HTTP 503), is not failed;
+    it gets its reply on the next connection."""
+    result: list[Any] = []
+    opened = 0
+    third = trio.Event()
+
+    async def ask(ws: pw.AdvancedWebSocket) -> None:
+        result.append(await ws.send_and_wait_response("q", lambda m: m == "q", timeout=30))
+
+    async with trio.open_nursery() as nursery:
+
+        async def opener(url: str) -> trio.abc.Stream:
+            nonlocal opened
+            opened += 1
+            if opened == 2:  # the first reconnect: its handshake is about to run
+                memory_server.refuse = 503
+                nursery.start_soon(ask, ws)
+                await trio.testing.wait_all_tasks_blocked()
+            elif opened == 3:
+                memory_server.refuse = None
+                third.set()
+            return await memory_server.open_stream(url)
+
+        ws = pw.AdvancedWebSocket(
+            url="ws://memory.test/",
+            heartbeat_interval=None,
+            queue_messages=True,
+            auto_reconnect=True,
+            reconnect_strategy="fixed",
+            stream_opener=opener,
+        )
+        with trio.fail_after(60):
+            async with ws:
+                await ws.connect()
+                await memory_server.vanish()
+                await third.wait()
+                await ws.wait_state(pw.ConnectionState.OPEN)
+                await trio.testing.wait_all_tasks_blocked()
+    assert result == ["q"]
+
+
 async def test_oversized_message_closes_with_1009_then_reconnects(
     autojump_clock: trio.testing.MockClock, memory_server: MemoryWebSocketServer, make_ws: MakeWS
 ) -> None:

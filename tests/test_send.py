@@ -439,3 +439,17 @@ async def test_send_nowait_after_aclose_is_destroyed(make_ws: MakeWS) -> None:
         await ws.aclose()
         with pytest.raises(pw.Destroyed):
             ws.send_nowait("late")
+
+
+async def test_an_open_listener_can_send_at_once(
+    memory_server: MemoryWebSocketServer, make_ws: MakeWS
+) -> None:
+    received: list[str | bytes] = []
+    memory_server.handler = recording_handler(received)
+    with trio.fail_after(10):
+        async with make_ws() as ws:  # queue_messages off: only an open connection takes it
+            ws.add_event_listener("open", lambda event: ws.send_nowait("hello from open"))
+            await ws.connect()
+            await ws.wait_flushed()
+            await ws.close()
+    assert received == ["hello from open"]

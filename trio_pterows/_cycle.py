@@ -65,8 +65,12 @@ class AllFailed:
     fatal: BaseException | None
 
 
-_RECONNECT_NOW = object()
-_RETRY = object()
+class Next(enum.Enum):
+    """After a connection ended, when the cycle goes on."""
+
+    RECONNECT_NOW = "reconnect-now"  #: manual_reconnect(): no backoff, no retry counted
+    RETRY = "retry"  #: the retry policy decides
+
 
 #: Without auto_reconnect, a peer close with these codes ends iteration cleanly.
 CLEAN_CLOSE_CODES = frozenset({1000, 1001})
@@ -261,7 +265,7 @@ class Supervisor:
                 close_event = result.opened.close_event
                 attempts.clear()
                 after = self._after_connection(result.opened)
-                if after is _RECONNECT_NOW:
+                if after is Next.RECONNECT_NOW:
                     continue
                 if isinstance(after, CycleEnd):
                     return after
@@ -276,9 +280,8 @@ class Supervisor:
                 return CycleEnd(_failed(attempts, why) if attempts else None)
             await self._backoff(attempt)
 
-    def _after_connection(self, opened: Opened) -> CycleEnd | object:
-        """A connection opened and ended: how the cycle ends, or ``_RECONNECT_NOW``
-        (manual_reconnect), or ``_RETRY`` (the retry policy decides)."""
+    def _after_connection(self, opened: Opened) -> CycleEnd | Next:
+        """A connection opened and ended: how the cycle ends, or how it goes on."""
         options = self._shared.options
         if self._phase is CyclePhase.STOPPING or opened.end is LiveEnd.LOCAL:
             return CycleEnd(None)  # the user ended it
@@ -291,11 +294,11 @@ class Supervisor:
             return CycleEnd(lost, clean=False, after_open=True)
         if opened.end is LiveEnd.MANUAL:
             self._state.set(ConnectionState.RECONNECTING)
-            return _RECONNECT_NOW
+            return Next.RECONNECT_NOW
         connected_for = trio.current_time() - opened.opened_at
         self.retry.connection_ended(connected_for, options.reconnect_reset_after)
         if options.auto_reconnect:
-            return _RETRY
+            return Next.RETRY
         if code in CLEAN_CLOSE_CODES:
             return CycleEnd(None)
         lost = ConnectionLost(f"the connection closed ({text})", code=code, reason=reason)

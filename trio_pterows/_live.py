@@ -150,7 +150,7 @@ class Live:
     def on_end(self, conn: TransportConnection) -> None:
         # The connection can carry no more replies: fail waiting calls at once
         # (also while on_connect runs, before the connection ever opened).
-        if conn is not self.conn and self.conn is not None:
+        if conn is not self.conn:  # a handshake that failed: nobody waits on it yet
             return
         if self.phase in (LivePhase.OPEN, LivePhase.CLOSING):
             self.scope.cancel()  # ends the heartbeat and the flusher
@@ -373,10 +373,12 @@ class LiveRunner:
         self.connections += 1
         self._state.set(ConnectionState.OPEN)
         self.receiver.arm_waiters()
+        # Sends from here on (an "open" listener's too) go to this connection; the
+        # flusher, if anything is queued, starts at the next checkpoint.
+        self.sender.attach(conn, nursery)
         self.shared.log.info("connected to %s", safe_url)
         self.shared.emit("open", lambda: OpenEvent(type="open", timestamp=now, url=safe_url))
         on_open(live)
-        self.sender.attach(conn, nursery)
 
     async def close(self, live: Live, code: int, reason: str, end: LiveEnd) -> None:
         """This side's closing handshake (bounded by ``close_timeout``); then the
@@ -412,11 +414,12 @@ class LiveRunner:
             code, reason, clean = info.code, info.reason, info.clean
         else:
             code, reason, clean = 1006, "connection lost", False
-        self.receiver.fail_waiters(
-            ConnectionLost(
-                f"the connection closed ({close_text(code, reason)})", code=code, reason=reason
+        if conn is not None:  # waiters are armed only once a handshake completed
+            self.receiver.fail_waiters(
+                ConnectionLost(
+                    f"the connection closed ({close_text(code, reason)})", code=code, reason=reason
+                )
             )
-        )
         live.set_phase(LivePhase.ENDED)
         if live.opened_at is None:
             return None

@@ -1,17 +1,7 @@
-"""AdvancedWebSocket: the façade users hold, and open_websocket.
+"""AdvancedWebSocket: the façade users hold (``open_websocket`` is in :mod:`._open`).
 
-Task layout (see docs/topics/architecture)::
-
-    AdvancedWebSocket nursery (lives as long as the ``async with`` block)
-    ├── supervisor (_cycle)    connect rounds over url + fallbacks, backoff, reconnect;
-    │   │                      while a connection is open, runs its heartbeat
-    │   │                      (_heartbeat) in the connection's task (_live)
-    │   └── per-connection nursery: its cancel scope is the connection's scope
-    │       ├── transport reader   parses frames; runs the receive path (_receive)
-    │       │                      inline
-    │       └── flusher (_send)    writes the outgoing queue in order (only while
-    │                              something is queued)
-    └── dispatcher             runs async event listeners (bounded channel)
+The tasks (the supervisor, each connection's reader and flusher, the dispatcher) and
+the modules are drawn in docs/topics/architecture.rst.
 
 The façade owns no connection state of its own: each component does (the supervisor's
 :class:`CyclePhase`, the connection's :class:`LivePhase`, the incoming buffer's
@@ -47,7 +37,7 @@ from ._state import StateCell
 from .transports import check_available
 from .transports._stream import StreamOpener
 
-__all__ = ["CLOSE_TIMEOUT", "AdvancedWebSocket", "open_websocket"]
+__all__ = ["CLOSE_TIMEOUT", "AdvancedWebSocket"]
 
 #: The default of ``close_timeout``: how long a closing handshake may take.
 CLOSE_TIMEOUT = 2.0
@@ -428,7 +418,7 @@ class AdvancedWebSocket:
             lambda: self.send(message, urgent=urgent),
             predicate,
             timeout,
-            armed=self._runner.current is not None,
+            armed=self._runner.set_up,
         )
 
     # ------------------------------------------------------------------ receive
@@ -458,48 +448,3 @@ class AdvancedWebSocket:
             f"<AdvancedWebSocket {redact_url(self._shared.options.url)} "
             f"state={self._state.value.value} queued={len(self._sender.queue)}>"
         )
-
-
-class open_websocket:
-    """``async with open_websocket(url, **options) as ws:`` — enter and connect.
-
-    Like ``async with AdvancedWebSocket(...)`` followed by ``await ws.connect()``;
-    a :class:`ConnectionFailed` from that first connect is raised by ``async with``.
-    """
-
-    def __init__(
-        self,
-        url: str | None = None,
-        /,
-        *,
-        options: WSConnectionOptions | None = None,
-        stream_opener: StreamOpener | None = None,
-        **kwargs: Any,
-    ) -> None:
-        if options is None:
-            if url is None:
-                raise TypeError("open_websocket: pass a url or options=")
-            options = WSConnectionOptions(url=url, **kwargs)
-        else:
-            changes = dict(kwargs)
-            if url is not None:
-                changes["url"] = url
-            options = options.evolve(**changes) if changes else options
-        self._ws = AdvancedWebSocket(options, stream_opener=stream_opener)
-
-    async def __aenter__(self) -> AdvancedWebSocket:
-        ws = await self._ws.__aenter__()
-        try:
-            await ws.connect()
-        except BaseException as exc:
-            await ws.__aexit__(type(exc), exc, exc.__traceback__)
-            raise
-        return ws
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> bool:
-        return await self._ws.__aexit__(exc_type, exc, tb)
