@@ -79,9 +79,13 @@ def docs(session: nox.Session) -> None:
 
 @nox.session(python="3.11")
 def soak(session: nox.Session) -> None:
-    """At least 1000 injected faults; prints one summary line."""
+    """At least 1000 injected faults, without and with acks; one summary line each."""
     session.install("-e", ".[test,json]")
-    session.run("python", "-m", "tests.soak", *(session.posargs or ["--faults", "1000"]))
+    if session.posargs:
+        session.run("python", "-m", "tests.soak", *session.posargs)
+        return
+    session.run("python", "-m", "tests.soak", "--faults", "1000")
+    session.run("python", "-m", "tests.soak", "--faults", "1000", "--acks")
 
 
 @nox.session(python="3.11")

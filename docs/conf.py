@@ -104,6 +104,8 @@ nitpick_ignore = [
     ("py:class", "trio_pterows._event_api.EventSource"),
     # MemoryWebSocketServer's handler type: ``async (WebSocketConnection) -> None``.
     ("py:class", "Handler"),
+    # The type of AdvancedWebSocket's internal ``_connect_gate`` parameter (groups).
+    ("py:class", "AbstractAsyncContextManager"),
 ]
 
 

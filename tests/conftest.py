@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from typing import Any
 
 import httpx
@@ -195,3 +196,25 @@ async def next_of(console: Any, kind: type) -> Any:
         if isinstance(event, kind):
             return event
     raise AssertionError(f"the stream ended before a {kind.__name__}")
+
+
+@asynccontextmanager
+async def client(
+    nursery: trio.Nursery, port: int, path: str = "/"
+) -> AsyncIterator[trio_websocket.WebSocketConnection]:
+    """A raw trio-websocket client whose socket is always closed on exit.
+
+    Shared by the tests of ``trio_pterows.testing``'s servers.
+    (trio-websocket 0.12's own helpers leave it open when the server closes first.)
+    The reader task runs in ``nursery``.
+    """
+    stream = await trio.open_tcp_stream("127.0.0.1", port)
+    try:
+        connection = await trio_websocket.wrap_client_stream(nursery, stream, "127.0.0.1", path)
+        try:
+            yield connection
+        finally:
+            with trio.move_on_after(1):
+                await connection.aclose()
+    finally:
+        await trio.aclose_forcefully(stream)

@@ -49,6 +49,16 @@ Counts in the summary line:
   freed pages.
 * ``errors``: ``error`` events other than failed connection attempts, and
   error-level log records (a supervisor crash). Gated.
+
+``--acks`` (the acked mode): messages are ``{"id": seq}`` (auto_json), the server
+answers each with ``{"ack": seq}``, and the client runs with
+``ack=AckPolicy(id_of, ack_of)``: every message stays in the unacked window until its
+ack comes and is written again on the next connection. Then ``lost`` counts every
+accepted message the server never received, in-flight ones included, and must be 0;
+``duplicated`` is the price of at-least-once (a message whose ack died with its
+connection is received twice) and is informational; ``unacked`` (left in the window
+at the end, after ``wait_acked``) and ``ack_timeouts`` are gated. The summary line
+says ``acks=on``.
 """
 
 from __future__ import annotations
@@ -56,6 +66,7 @@ from __future__ import annotations
 import argparse
 import functools
 import gc
+import json
 import math
 import os
 import random
@@ -108,6 +119,9 @@ class SoakResult:
     mem_tolerance_kib: float
     wanted_faults: int
     problems: tuple[str, ...] = ()
+    acks: bool = False
+    unacked: int = 0
+    ack_timeouts: int = 0
 
     @property
     def ok(self) -> bool:
@@ -116,7 +130,9 @@ class SoakResult:
     def failures(self) -> list[str]:
         """Why this run fails (empty: it passes)."""
         bad = list(self.problems)
-        for name in ("lost", "duplicated", "reordered", "leaked_tasks", "errors"):
+        gated: tuple[str, ...] = ("lost", "reordered", "leaked_tasks", "errors")
+        gated += ("unacked", "ack_timeouts") if self.acks else ("duplicated",)
+        for name in gated:
             if getattr(self, name):
                 bad.append(f"{name}={getattr(self, name)}")
         if self.mem_delta_kib > self.mem_tolerance_kib:
@@ -131,11 +147,13 @@ class SoakResult:
         return bad
 
     def summary(self) -> str:
+        acked = f"unacked={self.unacked} ack_timeouts={self.ack_timeouts} " if self.acks else ""
         return (
-            f"soak: faults={self.faults} sent={self.sent} queued={self.queued} "
+            f"soak: acks={'on' if self.acks else 'off'} "
+            f"faults={self.faults} sent={self.sent} queued={self.queued} "
             f"lost={self.lost} duplicated={self.duplicated} reordered={self.reordered} "
             f"inflight_lost={self.inflight_lost} queued_inflight_lost={self.queued_inflight_lost} "
-            f"late_arrivals={self.late_arrivals} leaked_tasks={self.leaked_tasks} "
+            f"late_arrivals={self.late_arrivals} {acked}leaked_tasks={self.leaked_tasks} "
             f"errors={self.errors} mem_delta_kib={self.mem_delta_kib:.0f} "
             f"rss_delta_kib={self.rss_delta_kib:.0f} connections={self.connections} "
             f"stalls={self.stalls} seconds={self.seconds:.1f} "
@@ -297,7 +315,7 @@ class _Ledger:
         self.errors.append(text)
 
 
-def _make_handler(ledger: _Ledger) -> Callable[[TestServer, WebSocketConnection], Any]:
+def _make_handler(ledger: _Ledger, acks: bool) -> Callable[[TestServer, WebSocketConnection], Any]:
     async def record(server: TestServer, connection: WebSocketConnection) -> None:
         ledger.server_connections += 1
         number = ledger.server_connections
@@ -305,13 +323,25 @@ def _make_handler(ledger: _Ledger) -> Callable[[TestServer, WebSocketConnection]
             message = await connection.get_message()
             if message == "ping":
                 await connection.send_message("pong")
+            elif acks:
+                seq = json.loads(message)["id"]
+                ledger.record_arrival(seq, number)
+                await connection.send_message(f'{{"ack": {seq}}}')
             else:
                 ledger.record_arrival(int(message), number)
 
     return record
 
 
-def _analyse(ledger: _Ledger) -> dict[str, int]:
+def _id_of(message: Any) -> int | None:
+    return message["id"] if message.__class__ is dict else None
+
+
+def _ack_of(message: Any) -> int | None:
+    return message.get("ack") if message.__class__ is dict else None
+
+
+def _analyse(ledger: _Ledger, acks: bool = False) -> dict[str, int]:
     """Turn the ledger into the counts of the summary line."""
     queued = lost = inflight = queued_inflight = duplicated = sent = 0
     for seq, accepted in enumerate(ledger.accepted):
@@ -330,8 +360,10 @@ def _analyse(ledger: _Ledger) -> dict[str, int]:
         if died_in_flight:
             inflight += 1
             queued_inflight += is_queued
-        elif is_queued:
-            lost += 1  # never written, or written on a connection that closed cleanly
+        if acks or (is_queued and not died_in_flight):
+            # Acked mode: every accepted message must arrive. Otherwise: a queued
+            # message never written, or written on a connection that closed cleanly.
+            lost += 1
     # Order the library is responsible for: the order it wrote frames in, and the
     # order within one TCP connection. Across connections nothing orders bytes.
     reordered = late = 0
@@ -402,12 +434,13 @@ async def _connect(ws: pw.AdvancedWebSocket, ledger: _Ledger) -> None:
 
 
 async def _soak_body(
-    faults: int, seconds: float, seed: int, rate: float
+    faults: int, seconds: float, seed: int, rate: float, acks: bool = False
 ) -> tuple[dict[str, int], dict[str, int], int, int, list[str]]:
     """The run itself; returns (counts, fault kinds, stalls, excess manager tasks, problems)."""
     rng = random.Random(seed)
     ledger = _Ledger()
-    server = TestServer(_make_handler(ledger), connect_timeout=2.0, disconnect_timeout=1.0)
+    server = TestServer(_make_handler(ledger, acks), connect_timeout=2.0, disconnect_timeout=1.0)
+    ack_timeouts = 0
     problems: list[str] = []
     kinds: Counter[str] = Counter()
     stalls = 0
@@ -415,7 +448,7 @@ async def _soak_body(
     sender_task: trio.lowlevel.Task | None = None
 
     def on_after_send(data: Any) -> None:
-        seq = int(data)
+        seq = data["id"] if acks else int(data)
         ledger.written_on[seq] = ledger.connection
         ledger.writes.append(seq)
         if trio.lowlevel.current_task() is sender_task:
@@ -428,7 +461,10 @@ async def _soak_body(
         ledger.closes[ledger.connection] = event.was_clean
 
     def on_error(event: pw.ErrorEvent) -> None:
-        if event.context != "connect":
+        nonlocal ack_timeouts
+        if event.context == "ack-timeout":
+            ack_timeouts += 1
+        elif event.context != "connect":
             ledger.note_error(f"error event ({event.context}): {event.error!r}")
 
     def log(level: str, text: str, *exc: object) -> None:
@@ -454,6 +490,8 @@ async def _soak_body(
             on_after_send=on_after_send,
             logger=log,
         )
+        if acks:
+            options = options.evolve(auto_json=True, ack=pw.AckPolicy(_id_of, _ack_of))
         async with pw.AdvancedWebSocket(options) as ws:
             ws.add_event_listener("open", on_open)
             ws.add_event_listener("close", on_close)
@@ -473,7 +511,7 @@ async def _soak_body(
                     while not stop_sending.is_set():
                         seq = ledger.new_seq()
                         try:
-                            await ws.send(str(seq))
+                            await ws.send({"id": seq} if acks else str(seq))
                         except pw.QueueFull:
                             pass  # not accepted: the queue limit is part of the contract
                         except Exception as exc:  # a library bug: record it, keep going
@@ -513,7 +551,7 @@ async def _soak_body(
             with trio.move_on_after(30) as flushing:
                 await sender_done.wait()
                 await _connect(ws, ledger)
-                await ws.wait_flushed()
+                await (ws.wait_acked() if acks else ws.wait_flushed())
             if healing.cancelled_caught or flushing.cancelled_caught:
                 problems.append(
                     f"did not reconnect and flush within 30 s (state {ws.state.value}, "
@@ -522,18 +560,21 @@ async def _soak_body(
             excess_tasks = max(0, manager_tasks() - steady_tasks)
             await ws.close()
             connections = ws.get_metrics().connections
+            unacked = ws.get_metrics().unacked if acks else 0
         nursery.cancel_scope.cancel()
 
-    counts = _analyse(ledger)
+    counts = _analyse(ledger, acks)
     counts["connections"] = connections
+    counts["unacked"] = unacked
+    counts["ack_timeouts"] = ack_timeouts
     counts["errors"] = ledger.error_count
     problems.extend(ledger.errors)
     return counts, dict(kinds), stalls, excess_tasks, problems
 
 
-async def _warm_up() -> None:
+async def _warm_up(acks: bool) -> None:
     """Exercise every code path once so lazily built caches exist before the baseline."""
-    await _soak_body(faults=len(FAULT_KINDS) * 2, seconds=3.0, seed=0, rate=200)
+    await _soak_body(faults=len(FAULT_KINDS) * 2, seconds=3.0, seed=0, rate=200, acks=acks)
 
 
 async def run_soak(
@@ -543,6 +584,7 @@ async def run_soak(
     seed: int = 1,
     rate: float = 200.0,
     mem_tolerance_kib: float = 512.0,
+    acks: bool = False,
 ) -> SoakResult:
     """Run the soak in the current trio run and return its result (see the module doc).
 
@@ -554,13 +596,15 @@ async def run_soak(
     if started_tracing:
         tracemalloc.start()
     try:
-        await _warm_up()
+        await _warm_up(acks)
         tasks_before = task_tree()
         mem_before = traced_kib()
         rss_before = rss_kib()
         wall = time.monotonic()
         budget = DEFAULT_BUDGET if seconds is None else seconds
-        counts, kinds, stalls, excess_tasks, problems = await _soak_body(faults, budget, seed, rate)
+        counts, kinds, stalls, excess_tasks, problems = await _soak_body(
+            faults, budget, seed, rate, acks
+        )
         elapsed = time.monotonic() - wall
         await trio.lowlevel.checkpoint()
         leaked = len(task_tree() - tasks_before) + excess_tasks
@@ -591,6 +635,9 @@ async def run_soak(
         mem_tolerance_kib=mem_tolerance_kib,
         wanted_faults=faults if seconds is None else 0,
         problems=tuple(problems),
+        acks=acks,
+        unacked=counts["unacked"],
+        ack_timeouts=counts["ack_timeouts"],
     )
 
 
@@ -609,6 +656,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=1, help="random seed (default 1)")
     parser.add_argument("--rate", type=float, default=200.0, help="messages per second")
     parser.add_argument("--mem-tolerance-kib", type=float, default=512.0)
+    parser.add_argument(
+        "--acks",
+        action="store_true",
+        help="acked mode: the server acks every message, the client resends unacked ones "
+        "after a reconnect (AckPolicy); lost must be 0",
+    )
     parser.add_argument("-v", "--verbose", action="store_true", help="print fault mix and problems")
     args = parser.parse_args(argv)
     if args.faults < 1 or (args.seconds is not None and not math.isfinite(args.seconds)):
@@ -620,6 +673,7 @@ def main(argv: list[str] | None = None) -> int:
             seed=args.seed,
             rate=args.rate,
             mem_tolerance_kib=args.mem_tolerance_kib,
+            acks=args.acks,
         )
     )
     print(result.summary(), flush=True)

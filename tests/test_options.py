@@ -80,6 +80,10 @@ DESIGN_DEFAULTS: dict[str, Any] = {
     "compression": None,
     "proxy": None,
     "close_timeout": 2.0,
+    # DESIGN section 5 (issue 13)
+    "ack": None,
+    "dedupe_of": None,
+    "dedupe_window": 1024,
 }
 
 #: Options the library added beyond DESIGN.md (with their defaults).
@@ -254,6 +258,9 @@ BAD: dict[str, list[tuple[Any, type[Exception]]]] = {
     "max_message_size": POSITIVE_COUNT_BAD,
     "incoming_queue_limit": POSITIVE_COUNT_BAD,
     "receive_buffer_size": POSITIVE_COUNT_BAD,
+    "dedupe_window": POSITIVE_COUNT_BAD,
+    "ack": [("ack", TypeError), (len, TypeError), ({"id_of": len}, TypeError)],
+    "dedupe_of": [(3, TypeError), ("id", TypeError)],
     "heartbeat_message": [(None, TypeError)],
     "expected_pong_message": [(None, TypeError)],
     "heartbeat_mode": [

@@ -34,6 +34,9 @@ SANS_IO = [
     "_kwargs",
     "_retry",
     "_handle",
+    "_ack",
+    "_dedupe",
+    "_urls",
 ]
 
 
@@ -375,12 +378,15 @@ def test_nothing_imports_the_cli() -> None:
 CORE_LAYERS = [
     "_version",
     "_exceptions",
+    "_ack",
+    "_dedupe",
     "_backoff",
     "_retry",
     "_codec",
     "_queue",
     "_metrics",
     "_handle",
+    "_urls",
     "_options",
     "_kwargs",
     "_log",
@@ -390,6 +396,7 @@ CORE_LAYERS = [
     "_util",
     "_state",
     "_context",
+    "_delivery",
     "transports._base",
     "transports._stream",
     "transports._trio_websocket",
@@ -401,6 +408,8 @@ CORE_LAYERS = [
     "_cycle",
     "_lifecycle",
     "_manager",
+    "_open",
+    "_group",
     "",  # __init__
 ]
 
@@ -530,3 +539,17 @@ def test_checker_catches_forbidden_calls(tmp_path: Path) -> None:
 @pytest.mark.parametrize("path", ALL_MODULES, ids=lambda p: str(p.relative_to(PACKAGE_DIR.parent)))
 def test_library_never_uses_wall_clock_sleep_or_threads(path: Path) -> None:
     assert _clock_and_thread_uses(path) == []
+
+
+def test_only_the_trio_websocket_transport_imports_trio_websocket_or_wsproto() -> None:
+    """The seam (DESIGN §1): the core talks to transports/_base.py only."""
+    engine = PACKAGE_DIR / "transports" / "_trio_websocket.py"
+    core = [p for p in CORE_MODULES if p.name != "__main__.py"]
+    core += sorted((PACKAGE_DIR / "transports").glob("*.py"))
+    offenders = {
+        p.name: sorted(i for i in _imports(p) if i.split(".")[0] in ("trio_websocket", "wsproto"))
+        for p in core
+        if p != engine
+    }
+    assert {name: found for name, found in offenders.items() if found} == {}
+    assert any(i.startswith("trio_websocket") for i in _imports(engine))  # the check sees it

@@ -28,3 +28,15 @@ def test_short_soak() -> None:
     assert (result.lost, result.duplicated, result.reordered) == (0, 0, 0)
     assert result.leaked_tasks == 0
     assert len(result.fault_kinds) == 6, result.fault_kinds  # every kind of fault ran
+
+
+@pytest.mark.skipif(send_race_bug() is not None, reason="see test_short_soak")
+def test_short_soak_with_acks() -> None:
+    result = trio.run(lambda: run_soak(faults=150, seconds=15.0, seed=20240601, acks=True))
+    print(result.summary())
+    assert result.failures() == []
+    assert result.faults >= 40, result.summary()
+    # Acked: nothing lost, in flight included; duplicates are the price.
+    assert (result.lost, result.inflight_lost, result.reordered) == (0, 0, 0)
+    assert (result.unacked, result.ack_timeouts) == (0, 0)
+    assert result.summary().startswith("soak: acks=on ")

@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import gc
-from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager
+from collections.abc import Iterator
 
 import pytest
 import trio
@@ -19,7 +18,9 @@ from wsproto.connection import Connection, ConnectionType
 from wsproto.events import BytesMessage, Ping, Pong, TextMessage
 
 from trio_pterows.testing import TestServer, serve_echo
-from trio_pterows.testing._servers import _strip_pong_frames
+from trio_pterows.testing._server_io import strip_pong_frames as _strip_pong_frames
+
+from .conftest import client
 
 
 @pytest.fixture(autouse=True)
@@ -27,27 +28,6 @@ def _collect_garbage() -> Iterator[None]:
     # A leaked socket warns when collected: make that happen in the test that leaked it.
     yield
     gc.collect()
-
-
-@asynccontextmanager
-async def client(
-    nursery: trio.Nursery, port: int, path: str = "/"
-) -> AsyncIterator[WebSocketConnection]:
-    """A raw trio-websocket client whose socket is always closed on exit.
-
-    (trio-websocket 0.12's own helpers leave it open when the server closes first.)
-    The reader task runs in ``nursery``.
-    """
-    stream = await trio.open_tcp_stream("127.0.0.1", port)
-    try:
-        connection = await wrap_client_stream(nursery, stream, "127.0.0.1", path)
-        try:
-            yield connection
-        finally:
-            with trio.move_on_after(1):
-                await connection.aclose()
-    finally:
-        await trio.aclose_forcefully(stream)
 
 
 async def assert_connection_refused(port: int) -> None:

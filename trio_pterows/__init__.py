@@ -8,6 +8,7 @@ client for the Pterodactyl / Pelican game-server console.
 
 from __future__ import annotations
 
+from ._ack import AckPolicy as AckPolicy
 from ._backoff import reconnect_delay as reconnect_delay
 from ._events import DROP as DROP
 from ._events import CloseEvent as CloseEvent
@@ -31,15 +32,17 @@ from ._exceptions import NotConnected as NotConnected
 from ._exceptions import PterowsError as PterowsError
 from ._exceptions import QueueFull as QueueFull
 from ._exceptions import ResponseTimeout as ResponseTimeout
+from ._group import MemberEnded as MemberEnded
+from ._group import open_websocket_group as open_websocket_group
 from ._handle import Connection as Connection
 from ._handle import ManagerStatistics as ManagerStatistics
 from ._kwargs import OptionKwargs as OptionKwargs
 from ._kwargs import WSConnectionOptionsKwargs as WSConnectionOptionsKwargs
 from ._manager import CLOSE_TIMEOUT as CLOSE_TIMEOUT
 from ._manager import AdvancedWebSocket as AdvancedWebSocket
-from ._manager import open_websocket as open_websocket
 from ._metrics import LatencyStats as LatencyStats
 from ._metrics import WSMetrics as WSMetrics
+from ._open import open_websocket as open_websocket
 from ._options import WSConnectionOptions as WSConnectionOptions
 from ._options import redact_url as redact_url
 from ._receive import DRAIN_GRACE as DRAIN_GRACE
@@ -49,6 +52,7 @@ __all__ = [
     "CLOSE_TIMEOUT",
     "DRAIN_GRACE",
     "DROP",
+    "AckPolicy",
     "AdvancedWebSocket",
     "CloseEvent",
     "Connection",
@@ -62,6 +66,7 @@ __all__ = [
     "HandshakeError",
     "LatencyStats",
     "ManagerStatistics",
+    "MemberEnded",
     "MessageEvent",
     "NotConnected",
     "OpenEvent",
@@ -80,6 +85,7 @@ __all__ = [
     "WSMetrics",
     "__version__",
     "open_websocket",
+    "open_websocket_group",
     "reconnect_delay",
     "redact_url",
 ]

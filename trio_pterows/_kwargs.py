@@ -20,6 +20,7 @@ import ssl
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from typing import Any, TypedDict
 
+from ._ack import AckPolicy
 from ._backoff import ReconnectStrategy
 from ._options import (
     Compression,
@@ -81,6 +82,9 @@ class OptionKwargs(TypedDict, total=False):
     compression: Compression | None
     proxy: str | bool | None
     close_timeout: float
+    ack: AckPolicy | None
+    dedupe_of: Callable[[Any], Any] | None
+    dedupe_window: int
 
 
 class WSConnectionOptionsKwargs(OptionKwargs, total=False):

@@ -8,6 +8,7 @@ the supervisor (internal).
 from __future__ import annotations
 
 import enum
+import math
 
 import trio
 
@@ -39,7 +40,7 @@ _PHASES = {
 class Lifecycle:
     """Entering, connecting, closing and destroying one manager."""
 
-    __slots__ = ("_cycle", "_nursery", "_phase", "_shared", "_state")
+    __slots__ = ("_cycle", "_nursery", "_phase", "_shared", "_state", "_token")
 
     def __init__(self, shared: Shared, state: StateCell, cycle: Supervisor) -> None:
         self._shared = shared
@@ -47,6 +48,8 @@ class Lifecycle:
         self._cycle = cycle
         self._nursery = OwnedNursery()
         self._phase = ManagerPhase.NEW
+        #: The trio run that entered the manager: the only one that may use it.
+        self._token: trio.lowlevel.TrioToken | None = None
 
     @property
     def phase(self) -> ManagerPhase:
@@ -64,9 +67,21 @@ class Lifecycle:
     def destroyed(self) -> bool:
         return self._phase is ManagerPhase.CLOSED
 
+    def check_send(self) -> None:
+        """Before a send: not destroyed, and the owner's run (one call on the hot path)."""
+        if self._phase is ManagerPhase.CLOSED:
+            raise Destroyed("this AdvancedWebSocket was closed for good (aclose)")
+        try:
+            if trio.lowlevel.current_trio_token() is self._token:
+                return
+        except RuntimeError:
+            pass
+        self.check_owner()  # raises, unless not entered yet
+
     async def enter(self) -> None:
         if self._phase is not ManagerPhase.NEW:
             raise RuntimeError("an AdvancedWebSocket can be entered only once")
+        self._token = trio.lowlevel.current_trio_token()
         await self._nursery.open()
         self._set_phase(ManagerPhase.RUNNING)
 
@@ -77,6 +92,23 @@ class Lifecycle:
             # The body's exception is not handed to the nursery: it would come back
             # wrapped in an ExceptionGroup. Our tasks never raise by design.
             await self._nursery.close()
+
+    def check_owner(self) -> None:
+        """RuntimeError unless called from the trio run (and thread) that entered the
+        manager; nothing else is touched."""
+        token = self._token
+        if token is None:
+            return  # not entered yet: configuration only
+        try:
+            current: trio.lowlevel.TrioToken | None = trio.lowlevel.current_trio_token()
+        except RuntimeError:
+            current = None
+        if current is not token:
+            raise RuntimeError(
+                "this AdvancedWebSocket belongs to the trio run that entered it; it was "
+                "called from another run or thread (use trio.from_thread.run to call into "
+                "the owner's run)"
+            )
 
     def require_running(self) -> trio.Nursery:
         if self._phase is ManagerPhase.CLOSED:
@@ -89,8 +121,29 @@ class Lifecycle:
             )
         return nursery
 
-    async def aclose(self) -> None:
+    async def _drain(self, drain: float | None) -> None:
+        """Wait up to ``drain`` seconds for the queue and the unacked window."""
+        if drain:
+            with trio.move_on_after(drain):
+                await self._cycle.runner.sender.wait_acked()
+
+    async def aclose(self, drain: float | None = None) -> None:
         """See :meth:`AdvancedWebSocket.aclose`."""
+        self.check_owner()
+        _check_drain(drain)
+        if (
+            drain
+            and self._phase is ManagerPhase.RUNNING
+            and self._cycle.phase is not CyclePhase.IDLE
+        ):
+            try:
+                await self._drain(drain)
+            finally:  # also when cancelled: then it closes at once
+                await self._aclose()
+            return
+        await self._aclose()
+
+    async def _aclose(self) -> None:
         if self._phase is ManagerPhase.CLOSED:
             await trio.lowlevel.checkpoint()
             return
@@ -112,13 +165,14 @@ class Lifecycle:
                     bound.shield = True
                     await cycle.wait_done()
             runner = cycle.runner
-            runner.sender.clear()
+            runner.sender.close_for_good()
             cycle.fail_outcome(Destroyed("the manager was closed (aclose)"))
             runner.receiver.end()
             self._shared.hub.close()
 
     async def connect(self) -> Connection:
         """See :meth:`AdvancedWebSocket.connect`."""
+        self.check_owner()
         nursery = self.require_running()
         await self._cycle.wait_if_stopping()
         live = self._cycle.runner.open_live
@@ -129,6 +183,7 @@ class Lifecycle:
 
     async def manual_reconnect(self) -> Connection:
         """See :meth:`AdvancedWebSocket.manual_reconnect`."""
+        self.check_owner()
         self.require_running()
         cycle = self._cycle
         await cycle.wait_if_stopping()
@@ -142,15 +197,20 @@ class Lifecycle:
             cycle.skip_backoff()
         return cycle.unwrap(await cycle.wait_outcome(outcome))
 
-    async def close(self, code: int, reason: str) -> None:
+    async def close(self, code: int, reason: str, drain: float | None = None) -> None:
         """See :meth:`AdvancedWebSocket.close`."""
+        self.check_owner()
         if not 1000 <= code <= 4999 or code in (1004, 1005, 1006, 1015):
             raise ValueError(f"code: {code!r} cannot be sent in a close frame")
+        _check_drain(drain)
         cycle = self._cycle
         if self._phase is ManagerPhase.CLOSED or cycle.phase is CyclePhase.IDLE:
             await trio.lowlevel.checkpoint()
             return
-        await self._close_current(code, reason)
+        try:
+            await self._drain(drain)
+        finally:  # also when cancelled: then it closes at once
+            await self._close_current(code, reason)
         cycle.stop()
         await cycle.wait_done()
 
@@ -163,3 +223,12 @@ class Lifecycle:
             if runner.set_up and self._state.value is not ConnectionState.CLOSED:
                 self._state.set(ConnectionState.CLOSING)
             await runner.close(live, code, reason, LiveEnd.LOCAL)
+
+
+def _check_drain(drain: object) -> None:
+    if drain is None:
+        return
+    if not isinstance(drain, (int, float)) or isinstance(drain, bool):
+        raise TypeError(f"drain: expected a number of seconds or None, got {type(drain).__name__}")
+    if not (math.isfinite(drain) and drain >= 0):
+        raise ValueError(f"drain: must be >= 0 seconds and finite, got {drain!r}")

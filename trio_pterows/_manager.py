@@ -1,17 +1,7 @@
-"""AdvancedWebSocket: the façade users hold, and open_websocket.
+"""AdvancedWebSocket: the façade users hold (``open_websocket`` is in :mod:`._open`).
 
-Task layout (see docs/topics/architecture)::
-
-    AdvancedWebSocket nursery (lives as long as the ``async with`` block)
-    ├── supervisor (_cycle)    connect rounds over url + fallbacks, backoff, reconnect;
-    │   │                      while a connection is open, runs its heartbeat
-    │   │                      (_heartbeat) in the connection's task (_live)
-    │   └── per-connection nursery: its cancel scope is the connection's scope
-    │       ├── transport reader   parses frames; runs the receive path (_receive)
-    │       │                      inline
-    │       └── flusher (_send)    writes the outgoing queue in order (only while
-    │                              something is queued)
-    └── dispatcher             runs async event listeners (bounded channel)
+The tasks (the supervisor, each connection's reader and flusher, the dispatcher) and
+the modules are drawn in docs/topics/architecture.rst.
 
 The façade owns no connection state of its own: each component does (the supervisor's
 :class:`CyclePhase`, the connection's :class:`LivePhase`, the incoming buffer's
@@ -23,6 +13,7 @@ is a snapshot of them. Nothing here outlives the ``async with`` block.
 from __future__ import annotations
 
 from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager
 from types import TracebackType
 from typing import Any
 
@@ -30,8 +21,9 @@ import trio
 
 from ._context import Shared
 from ._cycle import Supervisor
+from ._dedupe import DedupeWindow
+from ._delivery import AckTracker, incoming_filter
 from ._events import ConnectionState, EventType, Subscription
-from ._exceptions import Destroyed
 from ._handle import Connection, ManagerStatistics
 from ._heartbeat import Heartbeat
 from ._lifecycle import Lifecycle
@@ -45,7 +37,7 @@ from ._state import StateCell
 from .transports import check_available
 from .transports._stream import StreamOpener
 
-__all__ = ["CLOSE_TIMEOUT", "AdvancedWebSocket", "open_websocket"]
+__all__ = ["CLOSE_TIMEOUT", "AdvancedWebSocket"]
 
 #: The default of ``close_timeout``: how long a closing handshake may take.
 CLOSE_TIMEOUT = 2.0
@@ -64,10 +56,14 @@ class AdvancedWebSocket:
     ``stream_opener`` (``async (url) -> trio.abc.Stream``) replaces TCP/TLS: tests use
     it with :func:`trio.testing.memory_stream_pair`; it also serves unix sockets.
     ``url`` still sets the Host header and request path.
+
+    ``_connect_gate`` (internal, for connection groups): ``() -> async context
+    manager`` entered around every handshake attempt (see ``trio_pterows._live``).
     """
 
     __slots__ = (
         "_cycle",
+        "_dedupe",
         "_dispatcher_started",
         "_heartbeat",
         "_life",
@@ -84,6 +80,7 @@ class AdvancedWebSocket:
         /,
         *,
         stream_opener: StreamOpener | None = None,
+        _connect_gate: Callable[[], AbstractAsyncContextManager[None]] | None = None,
         **kwargs: Any,
     ) -> None:
         if options is None:
@@ -99,8 +96,22 @@ class AdvancedWebSocket:
         self._heartbeat = heartbeat = Heartbeat(shared, receiver)
         self._sender = sender = Sender(shared, state)
         self._runner = runner = LiveRunner(
-            shared, state, receiver, heartbeat, sender, owner=self, stream_opener=stream_opener
+            shared,
+            state,
+            receiver,
+            heartbeat,
+            sender,
+            owner=self,
+            stream_opener=stream_opener,
         )
+        runner.connect_gate = _connect_gate
+        if options.ack is not None:
+            sender.acks = AckTracker(
+                options.ack, on_expired=lambda exc: shared.report(exc, "ack-timeout")
+            )
+        dedupe = DedupeWindow(options.dedupe_window) if options.dedupe_of is not None else None
+        receiver.filter = incoming_filter(sender.acks, options.dedupe_of, dedupe, shared.report)
+        self._dedupe = dedupe
         self._cycle = Supervisor(shared, state, runner)
         self._life = Lifecycle(shared, state, self._cycle)
         self._dispatcher_started = False
@@ -110,6 +121,8 @@ class AdvancedWebSocket:
 
     async def __aenter__(self) -> AdvancedWebSocket:
         await self._life.enter()
+        if self._sender.acks is not None:
+            self._sender.acks.bind(self._life.require_running())
         self._maybe_start_dispatcher()
         return self
 
@@ -122,14 +135,16 @@ class AdvancedWebSocket:
         await self._life.exit()
         return False
 
-    async def aclose(self) -> None:
+    async def aclose(self, *, drain: float | None = None) -> None:
         """Close for good: close handshake (bounded by ``close_timeout``), cancel
-        every task, drop the queue, end iteration and subscriptions.
+        every task, drop the queue and the unacked window, end iteration and
+        subscriptions. ``drain`` (seconds): first wait, up to that long, for
+        :meth:`wait_acked`.
 
-        Idempotent. If cancelled, the socket is still closed (without waiting for
-        the peer). Later calls to connect() or send() raise :class:`Destroyed`.
+        Idempotent. If cancelled (draining included), the socket is still closed,
+        at once. Later calls to connect() or send() raise :class:`Destroyed`.
         """
-        await self._life.aclose()
+        await self._life.aclose(drain)
 
     #: Alias of :meth:`aclose`, the seed's name.
     destroy = aclose
@@ -165,6 +180,7 @@ class AdvancedWebSocket:
     async def wait_state(self, *states: ConnectionState | str) -> ConnectionState:
         """Wait until :attr:`state` is one of ``states`` and return it (at once if it
         already is). Cancellation: the wait simply stops."""
+        self._life.check_owner()
         if not states:
             raise TypeError("wait_state: pass at least one ConnectionState")
         wanted = {ConnectionState(s) for s in states}
@@ -172,7 +188,7 @@ class AdvancedWebSocket:
 
     def get_metrics(self) -> WSMetrics:
         """A frozen snapshot of the counters."""
-        runner, receiver = self._runner, self._receiver
+        runner, receiver, acks = self._runner, self._receiver, self._sender.acks
         at = runner.connected_at if runner.open_live is not None else None
         connected_for = trio.current_time() - at if at is not None else None
         url = runner.current_url
@@ -186,10 +202,15 @@ class AdvancedWebSocket:
             current_url=redact_url(url) if url else None,
             latency=self._heartbeat.latency.stats(),
             queued=self._sender.queue.waiting,
-            dropped=receiver.dropped + self._sender.queue.dropped + self._shared.hub.dropped,
+            dropped=receiver.dropped
+            + self._sender.queue.dropped
+            + self._shared.hub.dropped
+            + (acks.expired if acks is not None else 0),
             connected_since=at,
             connections=runner.connections,
             total_reconnects=self._cycle.total_reconnects,
+            unacked=acks.unacked if acks is not None else 0,
+            duplicates=self._dedupe.duplicates if self._dedupe is not None else 0,
         )
 
     def statistics(self) -> ManagerStatistics:
@@ -218,6 +239,12 @@ class AdvancedWebSocket:
         outgoing queue's bound and policy at once; ``incoming_queue_limit`` from the
         next connect cycle after a close.
         """
+        self._life.check_owner()
+        for name in ("ack", "dedupe_of", "dedupe_window"):
+            if name in changes and changes[name] != getattr(self._shared.options, name):
+                raise ValueError(
+                    f"{name}: cannot be changed by update_options(); make a new manager"
+                )
         options = self._shared.options.evolve(**changes)
         if "transport" in changes:
             check_available(options.transport)
@@ -297,14 +324,18 @@ class AdvancedWebSocket:
         """
         return await self._life.manual_reconnect()
 
-    async def close(self, code: int = 1000, reason: str = "") -> None:
+    async def close(
+        self, code: int = 1000, reason: str = "", *, drain: float | None = None
+    ) -> None:
         """Close with a close handshake (bounded by ``close_timeout``) and stop
-        reconnecting. ``connect()`` may open again later.
+        reconnecting. ``connect()`` may open again later. ``drain`` (seconds): first
+        wait, up to that long, for :meth:`wait_acked` (the queue written, every
+        message acknowledged).
 
-        Ends ``async for`` iteration; queued messages stay queued for a later
-        connect(). If cancelled, the socket is still closed, without waiting.
+        Ends ``async for`` iteration; queued and unacked messages stay for a later
+        connect(). If cancelled (draining included), the socket is still closed, at once.
         """
-        await self._life.close(code, reason)
+        await self._life.close(code, reason, drain)
 
     # --------------------------------------------------------------------- send
 
@@ -326,9 +357,20 @@ class AdvancedWebSocket:
         nothing queued). A write cancelled half-way leaves a partial frame on the
         wire, so the connection is dropped and, with ``auto_reconnect``, reopened.
         """
-        if self._life.destroyed:
-            raise Destroyed("this AdvancedWebSocket was closed for good (aclose)")
+        self._life.check_send()
         await self._sender.send(data, urgent)
+
+    def send_nowait(self, data: Any) -> None:
+        """Hand ``data`` to the outgoing buffer (the queue) and return; never blocks.
+
+        While connected, the flusher writes buffered messages in order, behind anything
+        already queued; hooks, interceptors and encoding run at flush time, and their
+        errors are ``error`` events (that message is dropped, counted). Raises
+        :class:`QueueFull` when the queue is full (``message_queue_overflow="reject"``)
+        and :class:`NotConnected` when not connected and ``queue_messages`` is off.
+        """
+        self._life.check_send()
+        self._sender.send_nowait(data)
 
     async def wait_flushed(self) -> None:
         """Wait until the outgoing queue is empty: every queued message was written
@@ -336,10 +378,22 @@ class AdvancedWebSocket:
 
         Returns at once when nothing is queued. Safe to cancel.
         """
+        self._life.check_owner()
         await self._sender.wait_flushed()
+
+    async def wait_acked(self) -> None:
+        """Wait until every message sent so far was written and, for those with an
+        id (``ack`` option), acknowledged or dropped (ack-timeout, a failing hook,
+        :meth:`clear_message_queue`); without ``ack``, :meth:`wait_flushed`. Returns at
+        once when nothing waits; raises :class:`Destroyed` if :meth:`aclose` forgets
+        the window meanwhile. Cancellation only stops the wait.
+        """
+        self._life.check_owner()
+        await self._sender.wait_acked()
 
     def clear_message_queue(self) -> int:
         """Drop every queued message; return how many were dropped."""
+        self._life.check_owner()
         return self._sender.clear()
 
     async def send_and_wait_response(
@@ -359,11 +413,12 @@ class AdvancedWebSocket:
         predicate's own exception if it raises. The reply is also delivered to
         listeners and ``async for`` as usual. Safe to cancel.
         """
+        self._life.check_owner()
         return await self._receiver.wait_response(
             lambda: self.send(message, urgent=urgent),
             predicate,
             timeout,
-            armed=self._runner.current is not None,
+            armed=self._runner.set_up,
         )
 
     # ------------------------------------------------------------------ receive
@@ -371,12 +426,18 @@ class AdvancedWebSocket:
     async def receive(self) -> Any:
         """The next message, across reconnects.
 
-        Raises :class:`trio.EndOfChannel` once the manager is closed for good and
-        the buffer is drained. Safe to cancel: no message is lost.
+        Once the manager stopped for good and the buffer is drained: raises
+        :class:`trio.EndOfChannel` when the user ended it (close(), aclose(),
+        ``on_before_reconnect`` returning False) or, without ``auto_reconnect``, the
+        peer closed with 1000/1001; otherwise raises the reason,
+        :class:`ConnectionFailed` or :class:`ConnectionLost` (``async for`` alike, with
+        StopAsyncIteration for the clean end). Safe to cancel: no message is lost.
         """
+        self._life.check_owner()
         return await self._receiver.receive()
 
     def __aiter__(self) -> Receiver:
+        self._life.check_owner()
         return self._receiver
 
     async def __anext__(self) -> Any:
@@ -387,48 +448,3 @@ class AdvancedWebSocket:
             f"<AdvancedWebSocket {redact_url(self._shared.options.url)} "
             f"state={self._state.value.value} queued={len(self._sender.queue)}>"
         )
-
-
-class open_websocket:
-    """``async with open_websocket(url, **options) as ws:`` — enter and connect.
-
-    Like ``async with AdvancedWebSocket(...)`` followed by ``await ws.connect()``;
-    a :class:`ConnectionFailed` from that first connect is raised by ``async with``.
-    """
-
-    def __init__(
-        self,
-        url: str | None = None,
-        /,
-        *,
-        options: WSConnectionOptions | None = None,
-        stream_opener: StreamOpener | None = None,
-        **kwargs: Any,
-    ) -> None:
-        if options is None:
-            if url is None:
-                raise TypeError("open_websocket: pass a url or options=")
-            options = WSConnectionOptions(url=url, **kwargs)
-        else:
-            changes = dict(kwargs)
-            if url is not None:
-                changes["url"] = url
-            options = options.evolve(**changes) if changes else options
-        self._ws = AdvancedWebSocket(options, stream_opener=stream_opener)
-
-    async def __aenter__(self) -> AdvancedWebSocket:
-        ws = await self._ws.__aenter__()
-        try:
-            await ws.connect()
-        except BaseException as exc:
-            await ws.__aexit__(type(exc), exc, exc.__traceback__)
-            raise
-        return ws
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> bool:
-        return await self._ws.__aexit__(exc_type, exc, tb)

@@ -102,3 +102,7 @@ class WSMetrics:
     connections: int
     #: Retries that began (reconnect events) over the manager's life.
     total_reconnects: int
+    #: Messages written and still waiting for their ack (``ack`` option; 0 without).
+    unacked: int = 0
+    #: Incoming messages dropped as duplicates by ``dedupe_of`` (0 without).
+    duplicates: int = 0

@@ -7,9 +7,9 @@ heartbeat's pong check → waiters → ``message`` event → the buffer), with n
 The buffer between the socket and ``async for`` is a bounded memory channel; when it is
 full the flow goes through :class:`Flow` (see :meth:`Receiver._on_full`).
 
-Hooks for features built on top (internal): a receive filter such as a dedupe window is
-an incoming interceptor placed first in :attr:`Receiver.interceptors` (returning
-``DROP`` drops the message, counted by the filter itself), so it costs nothing when off;
+Hooks for features built on top (internal): :attr:`Receiver.filter` (acks and dedupe,
+see :func:`~trio_pterows._delivery.incoming_filter`) runs after the pong check and drops
+the message when it returns True; None (one test per message) when both are off.
 :attr:`Receiver.on_message_pong` is set by the heartbeat.
 """
 
@@ -100,6 +100,7 @@ class Receiver:
         "auto_json",
         "block",
         "dropped",
+        "filter",
         "interceptors",
         "last_rx",
         "on_message_pong",
@@ -124,6 +125,8 @@ class Receiver:
         self.dropped = 0
         #: Set by the heartbeat: a pong message arrived ("message" mode).
         self.on_message_pong: Callable[[], None] = _nothing
+        #: ``(message) -> True`` to drop it (an ack, a duplicate); None: no filter.
+        self.filter: Callable[[Any], bool] | None = None
         self.apply_options()
 
     def apply_options(self) -> None:
@@ -168,6 +171,8 @@ class Receiver:
             if is_pong:
                 self.on_message_pong()
                 return
+        if self.filter is not None and self.filter(data):
+            return
         self.received += 1
         if self.waiters:
             for waiter in tuple(self.waiters):

@@ -5,18 +5,20 @@
 goes to the :class:`OutgoingQueue` instead. While a connection is open and something is
 queued, one flusher task writes the queue in order and ends when it is empty.
 
-Hooks for features built on top (internal, zero cost when unused): an unacked window
-puts its messages back at the head of the queue from :attr:`Sender.on_attach` (called
-once per new connection, before the flusher starts, so they are resent first and in
-order) with :meth:`OutgoingQueue.put_front`; it learns what was written from
-``on_after_send``.
+Acknowledged delivery (``ack``; zero cost when off: one ``is None`` test per message):
+a message whose ``id_of`` is not None reserves room in the :class:`AckTracker` before its
+frame is written and enters the unacked window once it was. On every new connection
+the window's frames are written again, oldest first, by the flusher *before* the queue
+(:attr:`Sender.resend`); meanwhile direct sends queue behind, as they do behind older
+queued messages, so the order is kept.
 """
 
 from __future__ import annotations
 
 import contextvars
 import enum
-from collections.abc import Callable, Iterator
+from collections import deque
+from collections.abc import Callable, Hashable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -24,6 +26,7 @@ import trio
 
 from ._codec import dumps
 from ._context import Shared
+from ._delivery import AckTracker
 from ._events import DROP
 from ._exceptions import ConnectionLost, NotConnected
 from ._queue import DEFAULT_QUEUE_LIMIT, OutgoingQueue, QueueItem
@@ -65,9 +68,11 @@ class Sender:
         "_shared",
         "_state",
         "_writer",
+        "acks",
         "on_attach",
         "plain",
         "queue",
+        "resend",
         "sent",
     )
 
@@ -82,8 +87,12 @@ class Sender:
         self._nursery: trio.Nursery | None = None
         self._flushing = False
         self.sent = 0
-        #: Called once per new connection, before the flusher starts (see module doc).
+        #: Called once per new connection, before the flusher starts.
         self.on_attach: Callable[[], None] | None = None
+        #: The unacked window (``ack`` option), or None.
+        self.acks: AckTracker | None = None
+        #: ``(id, frame)`` still to write again on this connection, before the queue.
+        self.resend: deque[tuple[Hashable, Frame]] | None = None
         self.apply_options()
 
     def apply_options(self) -> None:
@@ -117,7 +126,10 @@ class Sender:
         self._nursery = nursery
         if self.on_attach is not None:
             self.on_attach()
-        if self.queue:
+        acks = self.acks
+        if acks is not None and acks.unacked:
+            self.resend = deque(acks.to_resend())
+        if self.queue or self.resend:
             self._start_flusher()
 
     def detach(self) -> None:
@@ -126,6 +138,7 @@ class Sender:
         self._conn = None
         self._nursery = None
         self._flushing = False
+        self.resend = None  # the next connection resends from the window
 
     @property
     def connected(self) -> bool:
@@ -143,8 +156,8 @@ class Sender:
         if conn is None:
             if self._writer is Writer.SETUP and _ON_CONNECT.get() is self:
                 conn = self._conn  # on_connect: straight to the new connection
-        elif self.queue and not urgent:
-            conn = None  # older messages are still queued: keep the order
+        elif (self.queue or self.resend) and not urgent:
+            conn = None  # older messages are still queued (or resent): keep the order
         if conn is None:
             if urgent:
                 raise NotConnected(
@@ -168,9 +181,17 @@ class Sender:
                 await trio.lowlevel.checkpoint()
                 return
             final, frame = prepared
+        acks = self.acks
+        ack_id = None if acks is None else acks.id_of(final)
+        if ack_id is not None:
+            await acks.reserve(ack_id)  # type: ignore[union-attr]
         try:
             await conn.send(frame)
-        except TransportClosed as exc:
+        except BaseException as exc:
+            if ack_id is not None:
+                acks.release(ack_id)  # type: ignore[union-attr]
+            if not isinstance(exc, TransportClosed):
+                raise
             if self._shared.options.queue_messages and not urgent:
                 item = QueueItem(data)
                 item.prepared, item.frame, item.data = True, frame, final
@@ -182,10 +203,21 @@ class Sender:
                 code=exc.info.code if exc.info else None,
                 reason=exc.info.reason if exc.info else "",
             ) from exc
+        if ack_id is not None:
+            acks.written(ack_id, frame)  # type: ignore[union-attr]
         self.sent += 1
         hook = self._shared.options.on_after_send
         if hook is not None:
             await call(hook, final)
+
+    def send_nowait(self, data: Any) -> None:
+        """See :meth:`AdvancedWebSocket.send_nowait`: into the queue, never blocking."""
+        if self._writer is Writer.NONE and not self._shared.options.queue_messages:
+            raise NotConnected(
+                f"not connected (state {self._state.value.value}) and queue_messages is off"
+            )
+        self.queue.put(data)
+        self.wake_flusher()
 
     async def prepare(self, data: Any) -> tuple[Any, Frame] | None:
         """Run hooks, interceptors and the encoder: ``(final, frame)``; None means DROP."""
@@ -227,7 +259,9 @@ class Sender:
     async def _flusher(self, conn: TransportConnection) -> None:
         """Write the queue, oldest first, until it is empty, then end: an idle
         connection has no flusher task, and the next put starts one."""
-        queue = self.queue
+        if self.resend is not None and not await self._resend(conn, self.resend):
+            return
+        queue, acks = self.queue, self.acks
         while queue:
             item = queue.peek()
             if not item.prepared:
@@ -243,15 +277,31 @@ class Sender:
                 item.prepared = True
                 item.data, item.frame = prepared
             assert item.frame is not None
+            ack_id = None
+            if acks is not None:
+                try:
+                    ack_id = acks.id_of(item.data)
+                except Exception as exc:
+                    queue.drop(item)
+                    self._shared.report(exc, "flush")
+                    continue
+                if ack_id is not None:
+                    await acks.reserve(ack_id)
             queue.in_flight = item
             try:
                 await conn.send(item.frame)
-            except TransportClosed:
-                # The item stays queued for the next connection; _flushing stays
-                # set: no new flusher for this connection.
-                return
+            except BaseException as exc:
+                if ack_id is not None:
+                    acks.release(ack_id)  # type: ignore[union-attr]
+                if isinstance(exc, TransportClosed):
+                    # The item stays queued for the next connection; _flushing stays
+                    # set: no new flusher for this connection.
+                    return
+                raise
             finally:
                 queue.in_flight = None
+            if ack_id is not None:
+                acks.written(ack_id, item.frame)  # type: ignore[union-attr]
             if queue.remove(item):
                 self.sent += 1
                 hook = self._shared.options.on_after_send
@@ -264,6 +314,44 @@ class Sender:
         # new flusher.
         self._flushing = False
         self.note_queue_empty()
+
+    async def _resend(
+        self, conn: TransportConnection, resend: deque[tuple[Hashable, Frame]]
+    ) -> bool:
+        """Write the unacked frames again, oldest first; False if the connection died."""
+        acks = self.acks
+        assert acks is not None
+        while resend:
+            ack_id, frame = resend[0]
+            if acks.is_waiting(ack_id):  # its ack may have come meanwhile
+                try:
+                    await conn.send(frame)
+                except TransportClosed:
+                    return False
+                acks.resent += 1
+            resend.popleft()
+        if self.resend is resend:
+            self.resend = None
+        return True
+
+    async def wait_acked(self) -> None:
+        """Until the queue is written and every message with an id acknowledged (or
+        dropped); :meth:`wait_flushed` without ``ack``. Cancellation stops the wait."""
+        acks = self.acks
+        if acks is None:
+            await self.wait_flushed()
+            return
+        await trio.lowlevel.checkpoint_if_cancelled()
+        while self.queue or acks.unacked:
+            await self.wait_flushed()
+            await acks.wait_acked()
+        await trio.lowlevel.cancel_shielded_checkpoint()
+
+    def close_for_good(self) -> None:
+        """aclose(): the queue and the unacked window go with the manager."""
+        self.clear()
+        if self.acks is not None:
+            self.acks.close()
 
     def note_queue_empty(self) -> None:
         if not self.queue and self._queue_empty is not None:

@@ -325,8 +325,9 @@ class Console(CommandsMixin, ReactionsMixin):
             with trio.move_on_at(self.lines.deadline()):
                 try:
                     event: ConsoleEvent = await self.ws.receive()
-                except (trio.EndOfChannel, ConnectionFailed) as exc:
-                    # The manager's stream ended (or, in newer cores, raised why).
+                except (trio.EndOfChannel, PterowsError) as exc:
+                    # The manager's stream ended cleanly, or raised why (ConnectionLost /
+                    # ConnectionFailed).
                     self._pending.extend(self.lines.finish())
                     if self._pending:
                         continue
@@ -337,7 +338,7 @@ class Console(CommandsMixin, ReactionsMixin):
                             continue
                     if self._final is not None:
                         raise self._final from None
-                    if isinstance(exc, ConnectionFailed):
+                    if isinstance(exc, PterowsError):
                         raise
                     raise StopAsyncIteration from None
                 if not isinstance(event, ConsoleOutput):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from ._acks import AckLedger as AckLedger
+from ._acks import acking_handler as acking_handler
 from ._chaos import ChaosProxy as ChaosProxy
 from ._fakewings import FakeWings as FakeWings
 from ._fakewings import NodeConnection as NodeConnection
@@ -15,6 +17,7 @@ from ._wings_config import FakeWingsConfig as FakeWingsConfig
 
 __all__ = [
     "ADMIN_PERMISSIONS",
+    "AckLedger",
     "ChaosProxy",
     "FakeWings",
     "FakeWingsConfig",
@@ -22,6 +25,7 @@ __all__ = [
     "NodeConnection",
     "PanelRequest",
     "TestServer",
+    "acking_handler",
     "echo_handler",
     "serve_echo",
 ]

@@ -79,7 +79,8 @@ class MemoryWebSocketServer:
     the upgrade), ``handler``, ``blackholed`` (True: the server side silently drops
     every byte both ways while the connection stays "open" — a half-open link; the
     connections it affects are not usable afterwards). Controls: :meth:`close_all`,
-    :meth:`vanish`.
+    :meth:`vanish`. Counters: ``accepted``, ``attempts``, ``handshaking`` and
+    ``max_handshaking`` (handshakes in progress now, and the most ever at once).
     Cancelling the nursery that runs :meth:`run` ends every connection.
     """
 
@@ -92,6 +93,11 @@ class MemoryWebSocketServer:
         self.accepted = 0
         #: Stream-open attempts, refused ones included.
         self.attempts = 0
+        #: Handshakes in progress now: from the stream's opening to the accept or
+        #: the refusal (a client that gives up mid-handshake ends one too).
+        self.handshaking = 0
+        #: The most handshakes that were ever in progress at once.
+        self.max_handshaking = 0
         #: Request paths seen, most recent last (bounded).
         self.paths: deque[str] = deque(maxlen=256)
         #: Handshake headers of the most recent requests (bounded).
@@ -145,17 +151,22 @@ class MemoryWebSocketServer:
                 nursery.cancel_scope.cancel()
 
     async def _converse(self, nursery: trio.Nursery, stream: _Valve, accepted: trio.Event) -> None:
-        request = await trio_websocket.wrap_server_stream(nursery, stream)
-        self.paths.append(request.path)
-        self.headers.append(
-            {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in request.headers}
-        )
-        if self.handshake_delay:
-            await trio.sleep(self.handshake_delay)
-        if self.refuse is not None:
-            await request.reject(self.refuse)
-            return
-        conn = await request.accept()
+        self.handshaking += 1
+        self.max_handshaking = max(self.max_handshaking, self.handshaking)
+        try:
+            request = await trio_websocket.wrap_server_stream(nursery, stream)
+            self.paths.append(request.path)
+            self.headers.append(
+                {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in request.headers}
+            )
+            if self.handshake_delay:
+                await trio.sleep(self.handshake_delay)
+            if self.refuse is not None:
+                await request.reject(self.refuse)
+                return
+            conn = await request.accept()
+        finally:
+            self.handshaking -= 1
         accepted.set()
         self.accepted += 1
         self._live[conn] = stream

@@ -9,109 +9,20 @@ from __future__ import annotations
 
 import math
 from collections import deque
-from collections.abc import Awaitable, Callable
-from typing import NoReturn, final
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any, NoReturn, final
 
 import trio
 from trio_websocket import ConnectionClosed, WebSocketConnection, wrap_server_stream
 
+from ._acks import AckLedger
 from ._chaos import _bind_listener, _close_now, _Listening, _ws_url
+from ._server_io import GatedStream, Peer
 
 __all__ = ["TestServer", "serve_echo"]
 
 #: The signature of a custom :class:`TestServer` handler.
 Handler = Callable[["TestServer", WebSocketConnection], Awaitable[object]]
-
-_PONG_OPCODE = 0xA
-
-
-def _strip_pong_frames(data: bytes) -> bytes:
-    """Remove pong frames from ``data``, a run of whole frames the server sends.
-
-    trio-websocket writes one event per ``send_all``, so a write is whole
-    frames (or the HTTP handshake response, passed through). Anything that does
-    not parse as whole frames is returned unchanged.
-    """
-    if data.startswith(b"HTTP/"):
-        return data
-    kept = bytearray()
-    i, n = 0, len(data)
-    while i < n:
-        if n - i < 2:
-            return data
-        first, second = data[i], data[i + 1]
-        length = second & 0x7F
-        header = 2
-        if length == 126:
-            header = 4
-            length = int.from_bytes(data[i + 2 : i + 4], "big")
-        elif length == 127:
-            header = 10
-            length = int.from_bytes(data[i + 2 : i + 10], "big")
-        if second & 0x80:
-            header += 4
-        end = i + header + length
-        if end > n:
-            return data
-        if first & 0x0F != _PONG_OPCODE:
-            kept += data[i:end]
-        i = end
-    return bytes(kept)
-
-
-@final
-class _Peer:
-    """One TCP connection to the server, before and after its WebSocket handshake."""
-
-    def __init__(self, stream: trio.SocketStream) -> None:
-        self.stream = stream
-        self.connection: WebSocketConnection | None = None
-        # Cancels everything of this peer (abort, restart).
-        self.cancel_scope = trio.CancelScope()
-        # Cancels only the handler (close_all), so the close handshake can follow.
-        self.handler_scope = trio.CancelScope()
-        self.close_with: tuple[int, str] | None = None
-        # Closing bypasses stop_answering, or the close frame could never leave.
-        self.released = False
-
-
-@final
-class _GatedStream(trio.abc.Stream):
-    """The stream trio-websocket sees: holds reads and writes while the server is silent,
-    and strips pong frames when ``auto_pong`` is off."""
-
-    def __init__(self, server: TestServer, peer: _Peer) -> None:
-        self._server = server
-        self._peer = peer
-        self._stream = peer.stream
-
-    async def send_all(self, data: bytes | bytearray | memoryview) -> None:
-        await self._server._wait_answering(self._peer)
-        payload = bytes(data)
-        if not self._server.auto_pong:
-            payload = _strip_pong_frames(payload)
-        if payload:
-            await self._stream.send_all(payload)
-
-    async def wait_send_all_might_not_block(self) -> None:
-        await self._stream.wait_send_all_might_not_block()
-
-    async def receive_some(self, max_bytes: int | None = None) -> bytes | bytearray:
-        await self._server._wait_answering(self._peer)
-        data = await self._stream.receive_some(max_bytes)
-        # stop_answering() may have come while we were blocked reading.
-        await self._server._wait_answering(self._peer)
-        return data
-
-    async def aclose(self) -> None:
-        await self._stream.aclose()
-
-    def __repr__(self) -> str:
-        try:
-            host, port, *_ = self._stream.socket.getpeername()
-        except OSError:
-            return "<TestServer stream (closed)>"
-        return f"<TestServer stream from {host}:{port}>"
 
 
 @final
@@ -156,6 +67,9 @@ class TestServer(_Listening):
     * :meth:`send_to_all` pushes a message to every client.
     * :attr:`auto_pong`, :attr:`ping_text`, :attr:`pong_text` and
       :attr:`handshake_delay` are plain attributes; change them whenever.
+    * :meth:`abort_all` resets every connection (TCP RST, no close frame).
+    * ``ack=True`` (or an :class:`AckLedger`): JSON messages with an ``"id"`` are
+      recorded in :attr:`acks` and answered ``{"ack": <id>}``; see :class:`AckLedger`.
 
     Cancellation: cancelling :meth:`serve` closes the listener and every
     connection at once (the clients see an abnormal closure, 1006).
@@ -177,6 +91,7 @@ class TestServer(_Listening):
         connect_timeout: float = 10.0,
         disconnect_timeout: float = 5.0,
         max_message_size: int = 2**20,
+        ack: bool | AckLedger = False,
     ) -> None:
         if history < 0:
             raise ValueError(f"history must be >= 0, got {history!r}")
@@ -198,12 +113,17 @@ class TestServer(_Listening):
         self.handshake_delay = handshake_delay
         #: The last ``history`` messages :meth:`echo` received, from any client.
         self.received: deque[str | bytes] = deque(maxlen=history)
+        #: TCP connections in their handshake now, and the most there ever were at once.
+        self.handshaking = 0
+        self.max_handshaking = 0
+        #: The acknowledging mode (``ack=True`` or an :class:`AckLedger`), or None.
+        self.acks: AckLedger | None = AckLedger() if ack is True else ack or None
         self._connect_timeout = connect_timeout
         self._disconnect_timeout = disconnect_timeout
         self._max_message_size = max_message_size
         self._listener: trio.SocketListener | None = None
         self._serving = False
-        self._peers: set[_Peer] = set()
+        self._peers: set[Peer] = set()
         self._answering = True
         self._reject_status: int | None = None
         self._changed = trio.Event()
@@ -280,6 +200,21 @@ class TestServer(_Listening):
             peer.handler_scope.cancel()
         self._notify()
         return len(closing)
+
+    def abort_all(self) -> int:
+        """Reset every connection now: a TCP RST, no close frame, like a crashed server.
+
+        Clients see an abnormal closure (1006); whatever they wrote that the server
+        had not read yet is lost. The listener stays open. Returns the number of TCP
+        connections reset.
+        """
+        peers = list(self._peers)
+        for peer in peers:
+            peer.released = True
+            _close_now(peer.stream, reset=True)
+            peer.cancel_scope.cancel()
+        self._notify()
+        return len(peers)
 
     def stop_answering(self) -> None:
         """Go silent: stop reading and writing on every connection, closing nothing.
@@ -379,6 +314,13 @@ class TestServer(_Listening):
         await trio.lowlevel.checkpoint()
         return sent
 
+    async def send_acked(self, message: Mapping[str, Any]) -> int:
+        """Send ``message`` (a JSON object with an id) to every client and to every new
+        connection until a client acks it; return how many got it now."""
+        if self.acks is None:
+            raise RuntimeError("send_acked() needs the acknowledging mode: TestServer(ack=True)")
+        return await self.send_to_all(self.acks.keep(dict(message)))
+
     async def wait_connections(self, count: int) -> None:
         """Wait until exactly ``count`` WebSocket connections are open. Safe to cancel."""
         await self._wait_until(lambda: self.connections == count)
@@ -391,13 +333,22 @@ class TestServer(_Listening):
         """Wait until :attr:`received_total` reaches ``total``. Safe to cancel."""
         await self._wait_until(lambda: self._received_total >= total)
 
+    async def wait_ids(self, total: int) -> None:
+        """Wait until :attr:`AckLedger.total` reaches ``total``. Safe to cancel."""
+        acks = self.acks
+        if acks is None:
+            raise RuntimeError("wait_ids() needs the acknowledging mode: TestServer(ack=True)")
+        await self._wait_until(lambda: acks.total >= total)
+
     # ------------------------------------------------------------------ handlers
 
     async def echo(self, connection: WebSocketConnection) -> None:
         """The default handler: echo every message, answer the text heartbeat.
 
-        Records each message in :attr:`received`. Returns when the connection
-        closes. Usable at the end of a custom handler.
+        Records each message in :attr:`received`. In the acknowledging mode, a
+        message with an id is answered with its ack instead of its echo, and a
+        client's ack of a :meth:`send_acked` message is recorded, not echoed.
+        Returns when the connection closes. Usable at the end of a custom handler.
         """
         while True:
             try:
@@ -407,6 +358,20 @@ class TestServer(_Listening):
             self.received.append(message)
             self._received_total += 1
             self._notify()
+            acks = self.acks
+            if acks is not None:
+                id, is_ack = acks.record(message)
+                if is_ack:
+                    continue
+                if id is not None:
+                    if acks.take_drop("received"):
+                        self.abort_all()
+                        return
+                    await connection.send_message(acks.answer(id))
+                    if acks.take_drop("answered"):
+                        self.abort_all()
+                        return
+                    continue
             if isinstance(message, str) and message == self.ping_text:
                 if self.pong_text is not None:
                     await connection.send_message(self.pong_text)
@@ -431,11 +396,11 @@ class TestServer(_Listening):
             await self._changed.wait()
         await trio.lowlevel.checkpoint()
 
-    async def _wait_answering(self, peer: _Peer) -> None:
+    async def _wait_answering(self, peer: Peer) -> None:
         await self._wait_until(lambda: self._answering or peer.released)
 
     async def _serve_peer(self, stream: trio.SocketStream) -> None:
-        peer = _Peer(stream)
+        peer = Peer(stream)
         self._peers.add(peer)
         try:
             with peer.cancel_scope:
@@ -447,34 +412,51 @@ class TestServer(_Listening):
             self._notify()
             await trio.aclose_forcefully(stream)
 
-    async def _run_peer(self, nursery: trio.Nursery, peer: _Peer) -> None:
-        with trio.move_on_after(self._connect_timeout):
-            request = await wrap_server_stream(
-                nursery, _GatedStream(self, peer), max_message_size=self._max_message_size
-            )
-            await trio.sleep(self.handshake_delay)
-            status = self._reject_status
-            if status is not None:
-                self._rejected += 1
-                await request.reject(status)
-                return
-            try:
-                connection = await request.accept()
-            except ConnectionClosed:
-                return
-            peer.connection = connection
-            self._accepted += 1
-            self._notify()
+    async def _run_peer(self, nursery: trio.Nursery, peer: Peer) -> None:
+        self.handshaking += 1
+        self.max_handshaking = max(self.max_handshaking, self.handshaking)
+        try:
+            with trio.move_on_after(self._connect_timeout):
+                await self._handshake(nursery, peer)
+        finally:
+            self.handshaking -= 1
         if peer.connection is None:
-            return  # the handshake did not finish in time
+            return  # refused, or the handshake did not finish in time
         try:
             with peer.handler_scope:
+                if self.acks is not None:
+                    for text in self.acks.unacked_messages():  # send_acked(), not acked yet
+                        await peer.connection.send_message(text)
                 await self._handler(self, peer.connection)
         except ConnectionClosed:
             pass
         code, reason = peer.close_with or (1000, "")
         with trio.move_on_after(self._disconnect_timeout):
             await peer.connection.aclose(code, reason)
+
+    async def _handshake(self, nursery: trio.Nursery, peer: Peer) -> None:
+        request = await wrap_server_stream(
+            nursery,
+            GatedStream(
+                peer.stream,
+                wait=lambda: self._wait_answering(peer),
+                strip_pongs=lambda: not self.auto_pong,
+            ),
+            max_message_size=self._max_message_size,
+        )
+        await trio.sleep(self.handshake_delay)
+        status = self._reject_status
+        if status is not None:
+            self._rejected += 1
+            await request.reject(status)
+            return
+        try:
+            connection = await request.accept()
+        except ConnectionClosed:
+            return
+        peer.connection = connection
+        self._accepted += 1
+        self._notify()
 
 
 async def _echo_handler(server: TestServer, connection: WebSocketConnection) -> None:
