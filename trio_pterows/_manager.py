@@ -12,6 +12,7 @@ is a snapshot of them. Nothing here outlives the ``async with`` block.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
 from types import TracebackType
@@ -19,13 +20,20 @@ from typing import Any
 
 import trio
 
+if sys.version_info >= (3, 11):
+    from typing import Unpack
+else:  # pragma: no cover
+    from typing_extensions import Unpack
+
 from ._context import Shared
 from ._cycle import Supervisor
 from ._dedupe import DedupeWindow
 from ._delivery import AckTracker, incoming_filter
-from ._events import ConnectionState, EventType, Subscription
+from ._event_api import EventSource
+from ._events import ConnectionState
 from ._handle import Connection, ManagerStatistics
 from ._heartbeat import Heartbeat
+from ._kwargs import WSConnectionOptionsKwargs
 from ._lifecycle import Lifecycle
 from ._live import LiveRunner
 from ._log import Log
@@ -43,7 +51,7 @@ __all__ = ["CLOSE_TIMEOUT", "AdvancedWebSocket"]
 CLOSE_TIMEOUT = 2.0
 
 
-class AdvancedWebSocket:
+class AdvancedWebSocket(EventSource):
     """A WebSocket client that reconnects, heartbeats, queues and reports events.
 
     Use it as ``async with AdvancedWebSocket(options) as ws:``. Entering opens a
@@ -66,6 +74,7 @@ class AdvancedWebSocket:
         "_dedupe",
         "_dispatcher_started",
         "_heartbeat",
+        "_hub",
         "_life",
         "_receiver",
         "_runner",
@@ -81,7 +90,7 @@ class AdvancedWebSocket:
         *,
         stream_opener: StreamOpener | None = None,
         _connect_gate: Callable[[], AbstractAsyncContextManager[None]] | None = None,
-        **kwargs: Any,
+        **kwargs: Unpack[WSConnectionOptionsKwargs],
     ) -> None:
         if options is None:
             options = WSConnectionOptions(**kwargs)
@@ -91,6 +100,7 @@ class AdvancedWebSocket:
             raise TypeError(f"options: expected WSConnectionOptions, got {type(options).__name__}")
         check_available(options.transport)
         self._shared = shared = Shared(options)
+        self._hub = shared.hub
         self._state = state = StateCell()
         self._receiver = receiver = Receiver(shared)
         self._heartbeat = heartbeat = Heartbeat(shared, receiver)
@@ -231,7 +241,7 @@ class AdvancedWebSocket:
 
     # ------------------------------------------------------------------- options
 
-    def update_options(self, **changes: Any) -> None:
+    def update_options(self, **changes: Unpack[WSConnectionOptionsKwargs]) -> None:
         """Change options, validated like the constructor (ValueError/TypeError).
 
         Connection settings (url, fallback_urls, headers, transport, ...) apply from
@@ -271,32 +281,8 @@ class AdvancedWebSocket:
             self._dispatcher_started = True
             nursery.start_soon(hub.run_dispatcher)
 
-    def add_event_listener(self, type: str | EventType, callback: Callable[[Any], Any]) -> None:
-        """Call ``callback(event)`` for every event of ``type`` (sync or async).
-
-        A listener that raises is logged and reported as an ``error`` event; it never
-        affects the connection. Async listeners run in order in a dispatcher task.
-        """
-        self._shared.hub.add_listener(str(type), callback)
+    def _on_listener_added(self) -> None:
         self._maybe_start_dispatcher()
-
-    def remove_event_listener(self, type: str | EventType, callback: Callable[[Any], Any]) -> bool:
-        """Remove one registration of ``callback``; True if there was one."""
-        return self._shared.hub.remove_listener(str(type), callback)
-
-    def dispatch_event(self, type: str | EventType, event: object) -> None:
-        """Deliver ``event`` (any object, unchanged) to the listeners of ``type``."""
-        self._shared.hub.emit(str(type), event)
-
-    def subscribe(self, *types: str | EventType, max_buffer_size: int = 256) -> Subscription:
-        """A bounded stream of events: ``async with ws.subscribe("open") as events:``.
-
-        No ``types`` means every built-in type. A full subscription misses events
-        (counted in ``Subscription.missed``); it never slows the connection.
-        """
-        if max_buffer_size < 1:
-            raise ValueError(f"max_buffer_size: must be >= 1, got {max_buffer_size!r}")
-        return Subscription(self._shared.hub, frozenset(map(str, types)) or None, max_buffer_size)
 
     # ------------------------------------------------------------------ connect
 

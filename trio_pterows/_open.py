@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import sys
 from types import TracebackType
-from typing import Any
 
+if sys.version_info >= (3, 11):
+    from typing import Unpack
+else:  # pragma: no cover
+    from typing_extensions import Unpack
+
+from ._kwargs import OptionKwargs
 from ._manager import AdvancedWebSocket
 from ._options import WSConnectionOptions
 from .transports._stream import StreamOpener
@@ -26,7 +32,7 @@ class open_websocket:
         *,
         options: WSConnectionOptions | None = None,
         stream_opener: StreamOpener | None = None,
-        **kwargs: Any,
+        **kwargs: Unpack[OptionKwargs],
     ) -> None:
         if options is None:
             if url is None:

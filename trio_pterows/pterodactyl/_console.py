@@ -20,6 +20,7 @@ It is an :class:`~trio_pterows.AdvancedWebSocket` wired for Wings:
 from __future__ import annotations
 
 import logging
+import sys
 from collections import deque
 from types import TracebackType
 from typing import Any
@@ -27,8 +28,14 @@ from typing import Any
 import httpx
 import trio
 
+if sys.version_info >= (3, 11):
+    from typing import Unpack
+else:  # pragma: no cover
+    from typing_extensions import Unpack
+
 from .._events import DROP, CloseEvent, ErrorEvent
 from .._exceptions import ConnectionFailed, PterowsError
+from .._kwargs import OptionKwargs
 from .._manager import AdvancedWebSocket
 from .._options import WSConnectionOptions, _to_headers
 from ..transports._stream import StreamOpener
@@ -382,7 +389,7 @@ class open_console:
         rate_limit: bool | RateLimiter = True,
         replay_logs: bool = True,
         stream_opener: StreamOpener | None = None,
-        **options: Any,
+        **options: Unpack[OptionKwargs],
     ) -> None:
         self._console = Console(
             panel_url,
@@ -393,7 +400,7 @@ class open_console:
             rate_limit=rate_limit,
             replay_logs=replay_logs,
             stream_opener=stream_opener,
-            options=options,
+            options=dict(options),
         )
 
     async def __aenter__(self) -> Console:
