@@ -1,0 +1,466 @@
+"""The ``"websockets"`` transport: websockets' Sans-I/O protocol, I/O owned here.
+
+websockets' :class:`~websockets.client.ClientProtocol` parses and frames (C masking,
+permessage-deflate); this module owns the stream:
+
+- one **reader** task reads up to ``receive_buffer_size`` bytes at a time, feeds the
+  whole read into the protocol and runs ``handler.on_message`` inline for each message,
+  in order (no task hop; awaiting it is the backpressure);
+- one **writer** path: a sender that finds nobody writing frames its message and writes
+  it at once (no lock checkpoint: ``send_all`` is the only schedule point); senders that
+  arrive while a write is in flight frame theirs behind it and wait, and the writer
+  then sends every frame waiting at that moment in one ``send_all`` (group commit).
+  A writer helps at most :data:`_MAX_HELP_ROUNDS` batches after its own before it hands
+  the role to a waiting sender, so a caller is never held writing for others.
+- closing is bounded by ``params.close_timeout`` from the moment a close frame is sent
+  or received or a protocol error is found (websockets sends 1002 / 1007 / 1009); then
+  the stream is closed whether or not the peer hangs up.
+
+Cancellation: ``send`` raises a pending cancel before framing anything. A sender
+cancelled while its frame waits behind another write has already handed the frame
+over: it is still written, in order, with the next batch. A write cancelled inside
+``send_all`` may leave a partial frame: ``handler.on_write_interrupted`` is called and
+the connection is unusable from then on.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Sequence
+from typing import cast
+
+import trio
+from websockets.client import ClientProtocol
+from websockets.exceptions import ProtocolError
+from websockets.frames import Frame as WSFrame
+from websockets.frames import Opcode
+from websockets.protocol import Event
+from websockets.typing import BytesLike
+
+from ._base import (
+    CloseInfo,
+    Frame,
+    HandshakeParams,
+    TransportClosed,
+    TransportHandler,
+)
+from ._ws_handshake import run_handshake
+
+__all__ = ["WebsocketsConnection", "WebsocketsTransport"]
+
+_TEXT = Opcode.TEXT
+_BINARY = Opcode.BINARY
+_CONT = Opcode.CONT
+_PONG = Opcode.PONG
+
+#: Batches a writer sends for other senders after its own before handing over.
+_MAX_HELP_ROUNDS = 4
+
+
+class Phase(enum.Enum):
+    OPEN = "open"
+    CLOSING = "closing"  # a close frame sent or received, a protocol error, a broken stream
+    CLOSED = "closed"  # the reader has ended
+
+
+_ALLOWED = {
+    Phase.OPEN: (Phase.CLOSING, Phase.CLOSED),
+    Phase.CLOSING: (Phase.CLOSED,),
+    Phase.CLOSED: (),
+}
+
+
+class WebsocketsConnection:
+    """One open connection (see the module docstring); made by :class:`WebsocketsTransport`."""
+
+    transport_name = "websockets"
+
+    __slots__ = (
+        "_broken",
+        "_close_deadline",
+        "_ended",
+        "_final_info",
+        "_handler",
+        "_inflight_event",
+        "_open_event",
+        "_out",
+        "_parts",
+        "_parts_text",
+        "_phase",
+        "_protocol",
+        "_read_size",
+        "_seq",
+        "_stream",
+        "_taken",
+        "_timeout",
+        "_writing",
+        "_written",
+    )
+
+    def __init__(
+        self,
+        stream: trio.abc.Stream,
+        protocol: ClientProtocol,
+        params: HandshakeParams,
+        handler: TransportHandler,
+    ) -> None:
+        self._stream = stream
+        self._protocol = protocol
+        self._handler = handler
+        self._read_size = params.receive_buffer_size
+        self._timeout = params.close_timeout
+        self._phase = Phase.OPEN
+        self._ended = trio.Event()
+        self._close_deadline: float | None = None
+        self._final_info: CloseInfo | None = None
+        self._broken = False
+        self._parts: list[BytesLike] | None = None  # a fragmented message
+        self._parts_text = False
+        # The writer: sequence numbers of frames handed to the protocol, taken into
+        # the write in flight, and written; the events of the open and in-flight batch.
+        self._out: list[bytes] = []  # bytes the reader took from the protocol
+        self._seq = 0
+        self._taken = 0
+        self._written = 0
+        self._writing = False
+        self._open_event: trio.Event | None = None
+        self._inflight_event: trio.Event | None = None
+
+    # -- the seam's properties ----------------------------------------------------
+
+    @property
+    def subprotocol(self) -> str | None:
+        return self._protocol.subprotocol
+
+    @property
+    def extensions(self) -> tuple[str, ...]:
+        return tuple(ext.name for ext in self._protocol.extensions)
+
+    @property
+    def stream(self) -> trio.abc.Stream:
+        return self._stream
+
+    @property
+    def ended(self) -> trio.Event:
+        return self._ended
+
+    @property
+    def close_info(self) -> CloseInfo | None:
+        if self._final_info is not None:
+            return self._final_info
+        if self._phase is Phase.OPEN:
+            return None
+        return self._current_info()
+
+    def _current_info(self) -> CloseInfo:
+        protocol = self._protocol
+        rcvd, sent = protocol.close_rcvd, protocol.close_sent
+        if rcvd is not None and sent is not None:
+            first = rcvd if protocol.close_rcvd_then_sent else sent
+            return CloseInfo(first.code, first.reason, not self._broken)
+        close = sent or rcvd
+        if close is not None:
+            return CloseInfo(close.code, close.reason, False)
+        return CloseInfo(1006, "", False)
+
+    def _set_phase(self, phase: Phase) -> None:
+        if phase not in _ALLOWED[self._phase]:
+            raise AssertionError(f"connection phase {self._phase.name} -> {phase.name}")
+        self._phase = phase
+
+    def _start_closing(self) -> float:
+        """Enter CLOSING (if still open); the close deadline, set on first call."""
+        if self._phase is Phase.OPEN:
+            self._set_phase(Phase.CLOSING)
+        if self._close_deadline is None:
+            self._close_deadline = trio.current_time() + self._timeout
+        return self._close_deadline
+
+    # -- sending ------------------------------------------------------------------
+
+    async def send(self, frame: Frame) -> None:
+        if self._phase is not Phase.OPEN:
+            raise TransportClosed(self.close_info)
+        await trio.lowlevel.checkpoint_if_cancelled()
+        if isinstance(frame, str):
+            self._protocol.send_text(frame.encode())
+        else:
+            self._protocol.send_binary(frame)
+        self._seq = seq = self._seq + 1
+        if self._writing:
+            await self._wait_written(seq)
+        else:
+            await self._write(seq)
+
+    async def send_many(self, frames: Sequence[Frame]) -> None:
+        if self._phase is not Phase.OPEN:
+            raise TransportClosed(self.close_info)
+        await trio.lowlevel.checkpoint_if_cancelled()
+        protocol = self._protocol
+        for frame in frames:
+            if isinstance(frame, str):
+                protocol.send_text(frame.encode())
+            else:
+                protocol.send_binary(frame)
+        self._seq = seq = self._seq + 1
+        await self._wait_written(seq)
+
+    async def ping(self, payload: bytes) -> None:
+        if self._phase is not Phase.OPEN:
+            raise TransportClosed(self.close_info)
+        await trio.lowlevel.checkpoint_if_cancelled()
+        self._protocol.send_ping(payload)
+        self._seq = seq = self._seq + 1
+        await self._wait_written(seq)
+
+    async def _wait_written(self, seq: int) -> None:
+        """Return once frame ``seq`` is written, writing it if nobody is."""
+        while self._written < seq:
+            if self._broken:
+                raise TransportClosed(self.close_info)
+            if not self._writing:
+                await self._write(seq)
+                return
+            if self._taken >= seq:  # in the write in flight
+                event = self._inflight_event
+                if event is None:
+                    event = self._inflight_event = trio.Event()
+            else:  # waiting for the next batch
+                event = self._open_event
+                if event is None:
+                    event = self._open_event = trio.Event()
+            await event.wait()
+
+    def _take(self) -> bytes:
+        """Everything framed so far, as one buffer; its batch becomes the one in flight."""
+        data = self._protocol.data_to_send()
+        if self._out:
+            data = self._out + data
+            self._out = []
+        self._taken = self._seq
+        self._inflight_event = self._open_event
+        self._open_event = None
+        return data[0] if len(data) == 1 else b"".join(data)
+
+    async def _write(self, seq: int) -> None:
+        """Be the writer until frame ``seq`` is out (and a few batches behind it)."""
+        self._writing = True
+        stream = self._stream
+        rounds = 0
+        try:
+            while True:
+                data = self._take()
+                try:
+                    await stream.send_all(data)
+                except trio.Cancelled:
+                    self._interrupted()
+                    raise
+                except (trio.BrokenResourceError, trio.ClosedResourceError):
+                    self._lost()
+                    raise TransportClosed(self.close_info) from None
+                self._written = self._taken
+                event = self._inflight_event
+                if event is not None:
+                    self._inflight_event = None
+                    event.set()
+                if self._written == self._seq:
+                    return
+                rounds += 1
+                waiting = self._open_event
+                if (
+                    waiting is not None
+                    and rounds > _MAX_HELP_ROUNDS
+                    and waiting.statistics().tasks_waiting
+                ):
+                    return  # `finally` frees the role; a waiter takes it over
+                # Nothing written for us yet since this checkpoint: a cancel here
+                # leaves the next batch whole, for a waiter or the next sender.
+                await trio.lowlevel.checkpoint_if_cancelled()
+        finally:
+            self._writing = False
+            waiting = self._open_event
+            if waiting is not None and self._written < self._seq:
+                waiting.set()
+                self._open_event = None
+
+    def _interrupted(self) -> None:
+        was_open = self._phase is Phase.OPEN
+        self._lost()
+        if was_open:
+            self._handler.on_write_interrupted(self)
+
+    def _lost(self) -> None:
+        """The stream cannot be written any more: fail every waiting sender."""
+        self._broken = True
+        if self._phase is Phase.OPEN:
+            self._set_phase(Phase.CLOSING)
+        for event in (self._open_event, self._inflight_event):
+            if event is not None:
+                event.set()
+        self._open_event = self._inflight_event = None
+
+    async def _write_out(self, out: list[bytes]) -> None:
+        """Write what the protocol produced while reading (pongs, a close frame)."""
+        self._out.extend(out)
+        self._seq = seq = self._seq + 1
+        await self._wait_written(seq)
+
+    # -- closing ------------------------------------------------------------------
+
+    async def aclose(self, code: int, reason: str) -> None:
+        try:
+            if self._phase is Phase.OPEN:
+                try:
+                    self._protocol.send_close(code, reason)
+                except ProtocolError as exc:
+                    raise ValueError(f"cannot close with code {code}: {exc}") from None
+                deadline = self._start_closing()
+                self._seq = seq = self._seq + 1
+                with trio.move_on_at(deadline):
+                    await self._wait_written(seq)
+                    await self._ended.wait()
+            elif self._close_deadline is not None:
+                with trio.move_on_at(self._close_deadline):
+                    await self._ended.wait()
+        except TransportClosed:
+            pass  # the stream broke: nothing left to wait for
+        finally:
+            if not self._ended.is_set():
+                with trio.CancelScope(shield=True):
+                    await trio.aclose_forcefully(self._stream)
+
+    # -- the reader ---------------------------------------------------------------
+
+    async def run_reader(self, pending: list[Event]) -> None:
+        """The reader task: dispatch ``pending`` (read with the handshake), then read."""
+        stream = self._stream
+        protocol = self._protocol
+        try:
+            if await self._dispatch(pending) and not protocol.close_expected():
+                receive_some = stream.receive_some
+                receive_data = protocol.receive_data
+                events_received = protocol.events_received
+                data_to_send = protocol.data_to_send
+                read_size = self._read_size
+                dispatch = self._dispatch
+                close_expected = protocol.close_expected
+                while True:
+                    data = await receive_some(read_size)
+                    if not data:
+                        break
+                    receive_data(data)
+                    if not await dispatch(events_received()) or close_expected():
+                        break
+                    out = data_to_send()
+                    if out:  # pongs to the peer's pings
+                        await self._write_out(out)
+            await self._finish_closing()
+        except (trio.BrokenResourceError, trio.ClosedResourceError, TransportClosed):
+            self._broken = True
+        finally:
+            protocol.receive_eof()  # idempotent: the protocol is CLOSED now
+            self._final_info = self._current_info()
+            if self._phase is Phase.OPEN:
+                self._set_phase(Phase.CLOSING)
+            self._set_phase(Phase.CLOSED)
+            self._lost()
+            with trio.CancelScope(shield=True):
+                await trio.aclose_forcefully(stream)
+            self._handler.on_end(self)
+            self._ended.set()
+
+    async def _dispatch(self, events: list[Event]) -> bool:
+        """Hand over every message and pong; False after a protocol error."""
+        on_message = self._handler.on_message
+        for frame in cast("list[WSFrame]", events):  # only frames once open
+            opcode = frame.opcode
+            if opcode is _TEXT:
+                if frame.fin:
+                    try:
+                        text = frame.data.decode()  # type: ignore[union-attr]
+                    except UnicodeDecodeError as exc:
+                        return self._fail(exc)
+                    await on_message(text)
+                else:
+                    self._parts = [frame.data]
+                    self._parts_text = True
+            elif opcode is _BINARY:
+                if frame.fin:
+                    await on_message(bytes(frame.data))
+                else:
+                    self._parts = [frame.data]
+                    self._parts_text = False
+            elif opcode is _CONT:
+                parts = self._parts
+                assert parts is not None  # the protocol checks continuations
+                parts.append(frame.data)
+                if frame.fin:
+                    self._parts = None
+                    whole = b"".join(parts)
+                    if self._parts_text:
+                        try:
+                            text = whole.decode()
+                        except UnicodeDecodeError as exc:
+                            return self._fail(exc)
+                        await on_message(text)
+                    else:
+                        await on_message(whole)
+            elif opcode is _PONG:
+                self._handler.on_pong(bytes(frame.data))
+        return True
+
+    def _fail(self, exc: UnicodeDecodeError) -> bool:
+        """Invalid UTF-8 in a text message: close with 1007, as websockets does."""
+        self._protocol.fail(1007, f"{exc.reason} at position {exc.start}")
+        self._start_closing()
+        return False
+
+    async def _finish_closing(self) -> None:
+        """The closing handshake, bounded by the close deadline: write what the
+        protocol owes (our close frame, the echo of the peer's), deliver what still
+        arrives before the peer's close frame, read until the peer hangs up."""
+        protocol = self._protocol
+        if not protocol.close_expected():  # the peer hung up without a close frame
+            return
+        deadline = self._start_closing()
+        with trio.move_on_at(deadline):
+            dispatching = True
+            while True:
+                out = protocol.data_to_send()
+                if out:
+                    await self._write_out(out)
+                data = await self._stream.receive_some(self._read_size)
+                if not data:
+                    break
+                protocol.receive_data(data)
+                events = protocol.events_received()
+                if dispatching:
+                    dispatching = await self._dispatch(events)
+
+
+class WebsocketsTransport:
+    """The ``"websockets"`` engine (extra ``[websockets]``)."""
+
+    name = "websockets"
+
+    async def open(
+        self,
+        nursery: trio.Nursery,
+        stream: trio.abc.Stream,
+        params: HandshakeParams,
+        handler: TransportHandler,
+    ) -> WebsocketsConnection:
+        """Run the opening handshake over ``stream``; the reader runs in ``nursery``.
+
+        On failure the stream is closed and the error raised (:class:`HandshakeError`
+        naming the cause, or the stream's error). Cancelled: the stream is closed.
+        """
+        try:
+            protocol, pending = await run_handshake(stream, params)
+        except BaseException:
+            with trio.CancelScope(shield=True):
+                await trio.aclose_forcefully(stream)
+            raise
+        conn = WebsocketsConnection(stream, protocol, params, handler)
+        nursery.start_soon(conn.run_reader, pending)
+        return conn

@@ -1,0 +1,184 @@
+"""The opening handshake of the websockets transport, over a trio stream.
+
+websockets' Sans-I/O :class:`~websockets.client.ClientProtocol` builds the request and
+checks the response (``Sec-WebSocket-Accept``, subprotocol, extensions); this module does
+the I/O and turns every refusal into a :class:`HandshakeError` that names its cause.
+A refusal's body is read only up to :data:`MAX_REJECTION_BODY` bytes, whatever its
+``Content-Length``: the raw bytes are watched alongside the protocol, which would
+otherwise wait for a body of up to 1 MiB before reporting anything.
+"""
+
+from __future__ import annotations
+
+import logging
+import ssl
+from typing import Any
+
+import trio
+from websockets.client import ClientProtocol
+from websockets.exceptions import (
+    InvalidHandshake,
+    InvalidHeader,
+    InvalidHeaderValue,
+    InvalidStatus,
+    InvalidUpgrade,
+    NegotiationError,
+)
+from websockets.extensions.permessage_deflate import enable_client_permessage_deflate
+from websockets.http11 import Response
+from websockets.protocol import Event
+from websockets.typing import Subprotocol
+from websockets.uri import WebSocketURI
+
+from ._base import MAX_REJECTION_BODY, HandshakeError, HandshakeParams
+
+__all__ = ["run_handshake"]
+
+#: The status line and headers of a response, at most (websockets' own limits are larger).
+_MAX_HEAD = 64 * 1024
+_HEAD_END = b"\r\n\r\n"
+
+_protocol_logger = logging.getLogger("trio_pterows.transports.websockets")
+
+
+class _QuietLogger(logging.LoggerAdapter):  # type: ignore[type-arg]
+    """The protocol's logger, with DEBUG off for good.
+
+    websockets logs every handshake header at DEBUG (``Authorization`` and cookies
+    included); a user who turns on DEBUG for ``trio_pterows`` must not get those.
+    """
+
+    def isEnabledFor(self, level: int) -> bool:
+        return level > logging.DEBUG and self.logger.isEnabledFor(level)
+
+    def process(self, msg: Any, kwargs: Any) -> tuple[Any, Any]:
+        return msg, kwargs
+
+
+_QUIET = _QuietLogger(_protocol_logger, {})
+
+
+def _new_protocol(params: HandshakeParams) -> ClientProtocol:
+    # Only the resource matters: the Host header is replaced by the caller's below.
+    uri = WebSocketURI(False, "localhost", 80, params.resource, "")
+    extensions = enable_client_permessage_deflate(None) if params.compression else None
+    subprotocols = [Subprotocol(p) for p in params.subprotocols] if params.subprotocols else None
+    return ClientProtocol(
+        uri,
+        extensions=extensions,
+        subprotocols=subprotocols,
+        max_size=params.max_message_size,
+        logger=_QUIET,
+    )
+
+
+def _refusal(head: bytes | bytearray, body: bytes | bytearray) -> HandshakeError:
+    status_line = head.split(b"\r\n", 1)[0].decode("latin-1")
+    parts = status_line.split(" ", 2)
+    try:
+        status = int(parts[1])
+    except (IndexError, ValueError):
+        return HandshakeError(f"the server did not answer with HTTP: {status_line[:80]!r}")
+    return _status_error(status, body)
+
+
+def _status_error(status: int, body: bytes | bytearray) -> HandshakeError:
+    body = bytes(body[:MAX_REJECTION_BODY])
+    return HandshakeError(
+        f"the server refused the WebSocket upgrade: HTTP {status}",
+        status_code=status,
+        body=body,
+    )
+
+
+def _invalid(exc: Exception) -> HandshakeError:
+    """A response that is not a refusal but a bad upgrade: name what is wrong."""
+    if isinstance(exc, InvalidStatus):
+        return _status_error(exc.response.status_code, exc.response.body)
+    if isinstance(exc, InvalidHeaderValue) and exc.name == "Sec-WebSocket-Accept":
+        text = "wrong Sec-WebSocket-Accept in the server's upgrade"
+    elif isinstance(exc, InvalidHeader) and exc.name == "Sec-WebSocket-Accept":
+        text = "no valid Sec-WebSocket-Accept in the server's upgrade"
+    elif isinstance(exc, NegotiationError):
+        what = str(exc)
+        if "subprotocol" in what:
+            text = f"the server chose an unrequested subprotocol ({what})"
+        else:
+            text = f"the server accepted an unrequested extension ({what})"
+    elif isinstance(exc, (InvalidUpgrade, InvalidHeader)):
+        text = f"the server's upgrade is invalid: {exc}"
+    elif isinstance(exc, InvalidHandshake):
+        cause = exc.__cause__
+        text = f"the server's response is invalid: {exc}" + (f" ({cause})" if cause else "")
+    else:
+        text = f"the opening handshake failed: {exc}"
+    error = HandshakeError(text)
+    error.__cause__ = exc
+    return error
+
+
+def _stream_error(exc: BaseException) -> BaseException:
+    """The error worth reporting for a failed read or write during the handshake.
+
+    TLS fails in the first write or read (unknown CA, wrong host name): keep the
+    ``ssl`` error, it decides whether another attempt is worth it.
+    """
+    if isinstance(exc, trio.BrokenResourceError) and isinstance(exc.__cause__, ssl.SSLError):
+        return exc.__cause__
+    return exc
+
+
+async def run_handshake(
+    stream: trio.abc.Stream, params: HandshakeParams
+) -> tuple[ClientProtocol, list[Event]]:
+    """Send the upgrade request and read the answer.
+
+    Returns the open protocol and the frames that arrived with the answer (in the same
+    read), to be processed by the reader first. Raises :class:`HandshakeError` or the
+    stream's error; the caller closes the stream on failure and bounds the time.
+    """
+    protocol = _new_protocol(params)
+    request = protocol.connect()
+    headers = request.headers
+    del headers["Host"]
+    headers["Host"] = params.host_header
+    for name, value in params.headers:
+        headers[name] = value
+    protocol.send_request(request)
+    try:
+        await stream.send_all(b"".join(protocol.data_to_send()))
+    except trio.BrokenResourceError as exc:
+        raise _stream_error(exc) from None
+    raw = bytearray()
+    while True:
+        try:
+            data = await stream.receive_some(params.receive_buffer_size)
+        except trio.BrokenResourceError as exc:
+            raise _stream_error(exc) from None
+        if data:
+            protocol.receive_data(data)
+        else:
+            protocol.receive_eof()
+        events = protocol.events_received()
+        for index, event in enumerate(events):
+            if isinstance(event, Response):
+                if protocol.handshake_exc is not None:
+                    raise _invalid(protocol.handshake_exc)
+                return protocol, events[index + 1 :]
+        head_end = -1
+        if len(raw) < _MAX_HEAD + MAX_REJECTION_BODY:
+            raw += data
+            head_end = raw.find(_HEAD_END)
+        if protocol.handshake_exc is not None:
+            if head_end >= 0:  # e.g. a refusal whose Content-Length is over 1 MiB
+                raise _refusal(raw[:head_end], raw[head_end + 4 :]) from None
+            raise _invalid(protocol.handshake_exc)
+        if not data:
+            raise HandshakeError("the connection closed during the opening handshake")
+        if head_end < 0:
+            if len(raw) > _MAX_HEAD:
+                raise HandshakeError("the server's response headers are too large")
+        elif len(raw) - head_end - 4 >= MAX_REJECTION_BODY:
+            # Not a 101 (that would have been an event): a refusal whose body is
+            # long; what was read of it is enough.
+            raise _refusal(raw[:head_end], raw[head_end + 4 :])
