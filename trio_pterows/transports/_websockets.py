@@ -254,6 +254,8 @@ class WebsocketsConnection:
                     await stream.send_all(data)
                 except trio.Cancelled:
                     self._interrupted()
+                    with trio.CancelScope(shield=True):  # unusable: let the reader end
+                        await trio.aclose_forcefully(stream)
                     raise
                 except (trio.BrokenResourceError, trio.ClosedResourceError):
                     self._lost()
@@ -337,6 +339,9 @@ class WebsocketsConnection:
         protocol = self._protocol
         try:
             if await self._dispatch(pending) and not protocol.close_expected():
+                out = protocol.data_to_send()
+                if out:  # pongs to pings that came with the upgrade
+                    await self._write_out(out)
                 receive_some = stream.receive_some
                 receive_data = protocol.receive_data
                 events_received = protocol.events_received

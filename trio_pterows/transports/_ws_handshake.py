@@ -107,6 +107,8 @@ def _invalid(exc: Exception) -> HandshakeError:
             text = f"the server accepted an unrequested extension ({what})"
     elif isinstance(exc, (InvalidUpgrade, InvalidHeader)):
         text = f"the server's upgrade is invalid: {exc}"
+    elif isinstance(exc.__cause__, EOFError):
+        text = "the connection closed during the opening handshake"
     elif isinstance(exc, InvalidHandshake):
         cause = exc.__cause__
         text = f"the server's response is invalid: {exc}" + (f" ({cause})" if cause else "")
@@ -126,6 +128,17 @@ def _stream_error(exc: BaseException) -> BaseException:
     if isinstance(exc, trio.BrokenResourceError) and isinstance(exc.__cause__, ssl.SSLError):
         return exc.__cause__
     return exc
+
+
+async def _read_some_body(
+    stream: trio.abc.Stream, raw: bytearray, body_start: int, read_size: int
+) -> None:
+    """Read a refusal's body into ``raw``, up to :data:`MAX_REJECTION_BODY` or EOF."""
+    while len(raw) - body_start < MAX_REJECTION_BODY:
+        data = await stream.receive_some(read_size)
+        if not data:
+            return
+        raw += data
 
 
 async def run_handshake(
@@ -171,6 +184,7 @@ async def run_handshake(
             head_end = raw.find(_HEAD_END)
         if protocol.handshake_exc is not None:
             if head_end >= 0:  # e.g. a refusal whose Content-Length is over 1 MiB
+                await _read_some_body(stream, raw, head_end + 4, params.receive_buffer_size)
                 raise _refusal(raw[:head_end], raw[head_end + 4 :]) from None
             raise _invalid(protocol.handshake_exc)
         if not data:

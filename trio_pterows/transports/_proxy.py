@@ -1,0 +1,230 @@
+"""Opening a connection's stream through a proxy (any transport; extra ``[proxy]``).
+
+HTTP CONNECT, SOCKS4(a) and SOCKS5(h) are spoken by python-socks' Trio backend; an
+``https://`` proxy is an HTTP proxy reached over TLS (python-socks' ``proxy_ssl``).
+For ``wss://`` the TLS to the server runs over the proxied stream, exactly as over a
+direct TCP stream (the handshake happens on the first write, where the transport
+reports certificate errors the same way).
+
+``proxy=True`` reads the environment as curl does: ``https_proxy`` / ``HTTPS_PROXY``
+for wss, ``http_proxy`` (lower case only) for ws, then ``all_proxy`` / ``ALL_PROXY``;
+``no_proxy`` / ``NO_PROXY`` (``*``, host names matching as domain suffixes, ``host:port``
+entries) is matched by :func:`urllib.request.proxy_bypass_environment`.
+
+Credentials in a proxy URL are passed to the proxy and nowhere else: errors, logs and
+reprs name the proxy as ``scheme://host:port``. A refusal (HTTP 407 / 403 or another
+4xx, a SOCKS authentication failure, a SOCKS rule that forbids the connection) is a
+:class:`ProxyError` with ``fatal = True``: another attempt cannot fix it. A proxy that is
+down, times out, or cannot reach the server (HTTP 5xx, SOCKS "host unreachable") is a
+non-fatal ``ProxyError`` -- an ``OSError``, retried like the server's own errors.
+"""
+
+from __future__ import annotations
+
+import os
+import ssl
+import urllib.parse
+import urllib.request
+from collections.abc import Callable, Mapping
+
+import attrs
+import trio
+
+__all__ = [
+    "ProxyError",
+    "ProxyURL",
+    "open_proxied_stream",
+    "parse_proxy_url",
+    "proxy_from_environment",
+    "resolve_proxy",
+]
+
+_DEFAULT_PORTS = {"http": 1080, "https": 443, "socks4": 1080, "socks4a": 1080}
+_DEFAULT_PORTS.update({"socks5": 1080, "socks5h": 1080})
+
+#: SOCKS5 reply codes that another attempt cannot fix (RFC 1928 §6): connection not
+#: allowed by the ruleset, command not supported, address type not supported.
+_SOCKS5_FATAL = frozenset({0x02, 0x07, 0x08})
+#: SOCKS4: the identd checks failed (0x5C, 0x5D); 0x5B "rejected or failed" is both.
+_SOCKS4_FATAL = frozenset({0x5C, 0x5D})
+
+
+#: The stdlib's no_proxy matcher (``*``, domain suffixes, ``host:port``), undocumented
+#: but in every Python 3 (``urllib.request.proxy_bypass`` calls it on Linux).
+_proxy_bypass: Callable[[str, dict[str, str]], bool] = getattr(  # noqa: B009
+    urllib.request, "proxy_bypass_environment"
+)
+
+
+class ProxyError(ConnectionError):
+    """The proxy did not open a tunnel to the server.
+
+    ``fatal`` is true for a refusal that another attempt cannot fix (authentication,
+    a forbidding rule, a 4xx answer); the retry policy stops at once on those.
+    ``status_code`` is the HTTP status or the SOCKS reply code, when there was one.
+    The message names the proxy as ``scheme://host:port``, never its credentials.
+    """
+
+    def __init__(self, message: str, *, fatal: bool, status_code: int | None = None) -> None:
+        super().__init__(message)
+        self.fatal = fatal
+        self.status_code = status_code
+
+
+@attrs.frozen(repr=False)
+class ProxyURL:
+    """A parsed proxy URL. ``repr()`` and ``str()`` never show the credentials."""
+
+    scheme: str
+    host: str
+    port: int
+    username: str | None = attrs.field(default=None, eq=False)
+    password: str | None = attrs.field(default=None, eq=False)
+
+    @property
+    def redacted(self) -> str:
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        auth = "***@" if self.username is not None else ""
+        return f"{self.scheme}://{auth}{host}:{self.port}"
+
+    def __repr__(self) -> str:
+        return f"ProxyURL({self.redacted!r})"
+
+    __str__ = __repr__
+
+
+def parse_proxy_url(value: str) -> ProxyURL:
+    """Parse and check a proxy URL; ValueError naming ``proxy`` (never the credentials)."""
+    if not isinstance(value, str):
+        raise TypeError(f"proxy must be None, True or a URL string, not {type(value).__name__}")
+    if "://" not in value:
+        value = "http://" + value  # as curl reads "host:port"
+    parsed = urllib.parse.urlsplit(value)
+    scheme = parsed.scheme.lower()
+    if scheme not in _DEFAULT_PORTS:
+        known = ", ".join(f"{s}://" for s in _DEFAULT_PORTS)
+        raise ValueError(f"proxy: unsupported scheme {scheme!r}; use one of {known}")
+    try:
+        host, port = parsed.hostname, parsed.port
+    except ValueError:
+        raise ValueError(f"proxy: the port of the {scheme}:// proxy URL is invalid") from None
+    if not host:
+        raise ValueError(f"proxy: the {scheme}:// proxy URL has no host")
+    if parsed.path not in ("", "/") or parsed.query or parsed.fragment:
+        raise ValueError("proxy: a proxy URL is scheme://[user:password@]host[:port] only")
+    username = password = None
+    if parsed.username is not None:
+        username = urllib.parse.unquote(parsed.username)
+        password = urllib.parse.unquote(parsed.password or "")
+    return ProxyURL(scheme, host, port or _DEFAULT_PORTS[scheme], username, password)
+
+
+def proxy_from_environment(
+    *, secure: bool, host: str, port: int, environ: Mapping[str, str] | None = None
+) -> str | None:
+    """The proxy curl would use for ``host:port`` (None: connect directly)."""
+    env = os.environ if environ is None else environ
+    names = ("https_proxy", "HTTPS_PROXY") if secure else ("http_proxy",)
+    proxy = next((env[n] for n in (*names, "all_proxy", "ALL_PROXY") if env.get(n)), None)
+    if proxy is None:
+        return None
+    no_proxy = env.get("no_proxy") or env.get("NO_PROXY")
+    if no_proxy:
+        no_proxy = ",".join(part.strip() for part in no_proxy.split(","))
+        target = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+        if _proxy_bypass(target, {"no": no_proxy}):
+            return None
+    return proxy
+
+
+def resolve_proxy(
+    option: str | bool | None,
+    *,
+    secure: bool,
+    host: str,
+    port: int,
+    environ: Mapping[str, str] | None = None,
+) -> ProxyURL | None:
+    """The proxy to use for one attempt, from the ``proxy`` option."""
+    if option is None or option is False:
+        return None
+    if option is True:
+        found = proxy_from_environment(secure=secure, host=host, port=port, environ=environ)
+        return None if found is None else parse_proxy_url(found)
+    return parse_proxy_url(option)
+
+
+def _classify(proxy: ProxyURL, exc: Exception) -> ProxyError:
+    """A python-socks error as a ProxyError that says whether retrying can help."""
+    from python_socks import ProxyConnectionError, ProxyTimeoutError
+    from python_socks import ProxyError as SocksError
+
+    name = proxy.redacted
+    if isinstance(exc, ProxyTimeoutError):
+        return ProxyError(f"the proxy {name} timed out", fatal=False)
+    if isinstance(exc, ProxyConnectionError):
+        return ProxyError(f"cannot reach the proxy {name}: {exc.strerror}", fatal=False)
+    if isinstance(exc, SocksError):
+        code = exc.error_code
+        text = str(exc.args[0]) if exc.args else "refused"
+        if proxy.scheme in ("http", "https"):
+            fatal = code is None or (400 <= code < 500 and code not in (408, 429))
+        elif proxy.scheme.startswith("socks5"):
+            fatal = code in _SOCKS5_FATAL or (code is None and "authentication" in text)
+        else:
+            fatal = code in _SOCKS4_FATAL
+        return ProxyError(
+            f"the proxy {name} refused the tunnel: {text}", fatal=fatal, status_code=code
+        )
+    if isinstance(exc, ValueError):  # credentials python-socks cannot send
+        return ProxyError(f"the proxy {name} cannot be used: {exc}", fatal=True)
+    return ProxyError(f"the proxy {name} failed: {type(exc).__name__}", fatal=False)
+
+
+async def open_proxied_stream(
+    proxy: ProxyURL,
+    host: str,
+    port: int,
+    *,
+    ssl_context: ssl.SSLContext | None,
+    proxy_ssl_context: ssl.SSLContext | None = None,
+) -> trio.abc.Stream:
+    """A stream to ``host:port`` through ``proxy`` (TLS over it when ``ssl_context``).
+
+    Raises :class:`ProxyError` (``fatal`` for refusals). Cancelled: whatever was
+    opened is closed. The caller bounds the time.
+    """
+    try:
+        from python_socks import ProxyType
+        from python_socks.async_.trio.v2 import Proxy
+    except ImportError:
+        raise ProxyError(
+            "proxy= needs python-socks: pip install 'trio-pterows[proxy]'", fatal=True
+        ) from None
+    scheme = proxy.scheme
+    if scheme in ("http", "https"):
+        kind = ProxyType.HTTP
+    elif scheme.startswith("socks5"):
+        kind = ProxyType.SOCKS5
+    else:
+        kind = ProxyType.SOCKS4
+    tls_to_proxy = None
+    if scheme == "https":
+        tls_to_proxy = proxy_ssl_context or ssl.create_default_context()
+    client = Proxy(
+        kind,
+        proxy.host,
+        proxy.port,
+        proxy.username,
+        proxy.password,
+        rdns=scheme in ("socks5h", "socks4a", "http", "https"),
+        proxy_ssl=tls_to_proxy,
+    )
+    try:
+        tunnel = await client.connect(host, port)
+    except Exception as exc:  # python-socks' own ProxyError is not an OSError
+        raise _classify(proxy, exc) from None
+    stream: trio.abc.Stream = tunnel.trio_stream
+    if ssl_context is None:
+        return stream
+    return trio.SSLStream(stream, ssl_context, server_hostname=host, https_compatible=True)
