@@ -17,6 +17,8 @@ reprs name the proxy as ``scheme://host:port``. A refusal (HTTP 407 / 403 or ano
 :class:`ProxyError` with ``fatal = True``: another attempt cannot fix it. A proxy that is
 down, times out, or cannot reach the server (HTTP 5xx, SOCKS "host unreachable") is a
 non-fatal ``ProxyError`` -- an ``OSError``, retried like the server's own errors.
+A SOCKS5 proxy that hangs up during the negotiation is taken as refusing: RFC 1929
+has a failure status, but some proxies (pproxy) just close on wrong credentials.
 """
 
 from __future__ import annotations
@@ -168,9 +170,13 @@ def _classify(proxy: ProxyURL, exc: Exception) -> ProxyError:
         code = exc.error_code
         text = str(exc.args[0]) if exc.args else "refused"
         if proxy.scheme in ("http", "https"):
-            fatal = code is None or (400 <= code < 500 and code not in (408, 429))
+            # No status: the proxy hung up or did not answer in HTTP (retried).
+            fatal = code is not None and 400 <= code < 500 and code not in (408, 429)
         elif proxy.scheme.startswith("socks5"):
-            fatal = code in _SOCKS5_FATAL or (code is None and "authentication" in text)
+            # No reply code: an authentication failure, a malformed reply, or the proxy
+            # hanging up during the negotiation -- which is how some proxies (pproxy)
+            # refuse credentials instead of answering RFC 1929's failure status.
+            fatal = code is None or code in _SOCKS5_FATAL
         else:
             fatal = code in _SOCKS4_FATAL
         return ProxyError(

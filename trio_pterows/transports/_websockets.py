@@ -27,15 +27,13 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Sequence
-from typing import cast
+from typing import TYPE_CHECKING, cast
 
 import trio
 from websockets.client import ClientProtocol
 from websockets.exceptions import ProtocolError
 from websockets.frames import Frame as WSFrame
 from websockets.frames import Opcode
-from websockets.protocol import Event
-from websockets.typing import BytesLike
 
 from ._base import (
     CloseInfo,
@@ -45,6 +43,10 @@ from ._base import (
     TransportHandler,
 )
 from ._ws_handshake import run_handshake
+
+if TYPE_CHECKING:
+    from websockets.protocol import Event
+    from websockets.typing import BytesLike
 
 __all__ = ["WebsocketsConnection", "WebsocketsTransport"]
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 import ssl
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import trio
 from websockets.client import ClientProtocol
@@ -26,11 +26,13 @@ from websockets.exceptions import (
 )
 from websockets.extensions.permessage_deflate import enable_client_permessage_deflate
 from websockets.http11 import Response
-from websockets.protocol import Event
 from websockets.typing import Subprotocol
 from websockets.uri import WebSocketURI
 
 from ._base import MAX_REJECTION_BODY, HandshakeError, HandshakeParams
+
+if TYPE_CHECKING:
+    from websockets.protocol import Event
 
 __all__ = ["run_handshake"]
 
