@@ -26,6 +26,7 @@ from websockets.exceptions import (
 )
 from websockets.extensions.permessage_deflate import enable_client_permessage_deflate
 from websockets.http11 import Response
+from websockets.protocol import OPEN
 from websockets.typing import Subprotocol
 from websockets.uri import WebSocketURI
 
@@ -143,6 +144,27 @@ async def _read_some_body(
         raw += data
 
 
+def _open_protocol(params: HandshakeParams, handshake: ClientProtocol) -> ClientProtocol:
+    """A fresh protocol, OPEN, with what the handshake negotiated.
+
+    The handshake's own protocol keeps the response (headers and all) alive in its
+    parser for the connection's whole life (~1.7 KiB measured): it is dropped instead.
+    """
+    protocol = ClientProtocol(
+        handshake.uri, state=OPEN, max_size=params.max_message_size, logger=_QUIET
+    )
+    protocol.extensions = handshake.extensions
+    protocol.subprotocol = handshake.subprotocol
+    return protocol
+
+
+async def _receive(stream: trio.abc.Stream, size: int) -> bytes | bytearray:
+    try:
+        return await stream.receive_some(size)
+    except trio.BrokenResourceError as exc:
+        raise _stream_error(exc) from None
+
+
 async def run_handshake(
     stream: trio.abc.Stream, params: HandshakeParams
 ) -> tuple[ClientProtocol, list[Event]]:
@@ -152,49 +174,60 @@ async def run_handshake(
     read), to be processed by the reader first. Raises :class:`HandshakeError` or the
     stream's error; the caller closes the stream on failure and bounds the time.
     """
-    protocol = _new_protocol(params)
-    request = protocol.connect()
+    handshake = _new_protocol(params)
+    request = handshake.connect()
     headers = request.headers
     del headers["Host"]
     headers["Host"] = params.host_header
     for name, value in params.headers:
         headers[name] = value
-    protocol.send_request(request)
+    handshake.send_request(request)
     try:
-        await stream.send_all(b"".join(protocol.data_to_send()))
+        await stream.send_all(b"".join(handshake.data_to_send()))
     except trio.BrokenResourceError as exc:
         raise _stream_error(exc) from None
+    # The head first, on our side: the handshake protocol sees no byte past it, so
+    # no frame is parsed (or inflated) by a protocol that is then dropped.
     raw = bytearray()
-    while True:
-        try:
-            data = await stream.receive_some(params.receive_buffer_size)
-        except trio.BrokenResourceError as exc:
-            raise _stream_error(exc) from None
-        if data:
-            protocol.receive_data(data)
-        else:
-            protocol.receive_eof()
-        events = protocol.events_received()
-        for index, event in enumerate(events):
-            if isinstance(event, Response):
-                if protocol.handshake_exc is not None:
-                    raise _invalid(protocol.handshake_exc)
-                return protocol, events[index + 1 :]
-        head_end = -1
-        if len(raw) < _MAX_HEAD + MAX_REJECTION_BODY:
-            raw += data
-            head_end = raw.find(_HEAD_END)
-        if protocol.handshake_exc is not None:
-            if head_end >= 0:  # e.g. a refusal whose Content-Length is over 1 MiB
-                await _read_some_body(stream, raw, head_end + 4, params.receive_buffer_size)
-                raise _refusal(raw[:head_end], raw[head_end + 4 :]) from None
-            raise _invalid(protocol.handshake_exc)
+    head_end = -1
+    while head_end < 0:
+        data = await _receive(stream, params.receive_buffer_size)
         if not data:
             raise HandshakeError("the connection closed during the opening handshake")
-        if head_end < 0:
-            if len(raw) > _MAX_HEAD:
-                raise HandshakeError("the server's response headers are too large")
-        elif len(raw) - head_end - 4 >= MAX_REJECTION_BODY:
-            # Not a 101 (that would have been an event): a refusal whose body is
-            # long; what was read of it is enough.
-            raise _refusal(raw[:head_end], raw[head_end + 4 :])
+        raw += data
+        head_end = raw.find(_HEAD_END, max(0, len(raw) - len(data) - 3))
+        if head_end < 0 and len(raw) > _MAX_HEAD:
+            raise HandshakeError("the server's response headers are too large")
+    body_start = head_end + 4
+    handshake.receive_data(raw[:body_start])
+    body_fed = eof = False
+    while True:
+        for event in handshake.events_received():
+            if isinstance(event, Response):
+                if handshake.handshake_exc is not None:
+                    raise _invalid(handshake.handshake_exc)
+                protocol = _open_protocol(params, handshake)
+                if len(raw) > body_start:
+                    protocol.receive_data(raw[body_start:])
+                return protocol, protocol.events_received()
+        # Not a 101 (that is an event as soon as the head is in): a refusal. Its body
+        # is read up to MAX_REJECTION_BODY bytes, or until the protocol has it whole.
+        if handshake.handshake_exc is not None:  # e.g. a Content-Length over 1 MiB
+            await _read_some_body(stream, raw, body_start, params.receive_buffer_size)
+            raise _refusal(raw[:head_end], raw[body_start:]) from None
+        if len(raw) - body_start >= MAX_REJECTION_BODY:
+            raise _refusal(raw[:head_end], raw[body_start:])
+        if eof:
+            raise HandshakeError("the connection closed during the opening handshake")
+        if not body_fed:
+            body_fed = True
+            if len(raw) > body_start:
+                handshake.receive_data(raw[body_start:])
+            continue
+        data = await _receive(stream, params.receive_buffer_size)
+        if data:
+            raw += data
+            handshake.receive_data(data)
+        else:
+            eof = True
+            handshake.receive_eof()
