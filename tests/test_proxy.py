@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import pathlib
 import socket
 import ssl
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -123,7 +124,7 @@ def test_resolve_proxy() -> None:
 
 # -- real proxies -------------------------------------------------------------------
 
-ProxyFactory = Callable[[str], Awaitable[str]]
+ProxyFactory = Callable[..., Awaitable[str]]
 
 
 @pytest.fixture
@@ -133,9 +134,9 @@ async def pproxy() -> AsyncIterator[ProxyFactory]:
 
     async with contextlib.AsyncExitStack() as stack:
 
-        async def start(scheme: str, auth: str | None = None) -> str:
+        async def start(scheme: str, auth: str | None = None, *argv: str) -> str:
             listen = f"{scheme}://127.0.0.1:0" + (f"#{auth}" if auth else "")
-            port = await stack.enter_async_context(line_server(PROXY_SERVER, listen))
+            port = await stack.enter_async_context(line_server(PROXY_SERVER, listen, *argv))
             return f"{scheme}://127.0.0.1:{port}"
 
         yield start  # type: ignore[misc]
@@ -150,11 +151,20 @@ def _with_credentials(url: str, user: str, password: str) -> str:
     return f"{scheme}://{user}:{password}@{rest}"
 
 
-async def _echo_through(proxy: str, port: int, ssl_context: ssl.SSLContext | None = None) -> None:
+async def _echo_through(
+    proxy: str,
+    port: int,
+    ssl_context: ssl.SSLContext | None = None,
+    proxy_ssl_context: ssl.SSLContext | None = None,
+) -> None:
     handler = SeamRecorder()
     with trio.fail_after(20):
         stream = await open_proxied_stream(
-            parse_proxy_url(proxy), "127.0.0.1", port, ssl_context=ssl_context
+            parse_proxy_url(proxy),
+            "127.0.0.1",
+            port,
+            ssl_context=ssl_context,
+            proxy_ssl_context=proxy_ssl_context,
         )
         async with trio.open_nursery() as nursery:
             conn = await WebsocketsTransport().open(
@@ -256,3 +266,23 @@ async def test_wss_through_an_http_proxy(pproxy: ProxyFactory, nursery: trio.Nur
     )
     proxy = await pproxy("http")
     await _echo_through(proxy, server.port, client_context)
+
+
+async def test_https_proxy(pproxy: ProxyFactory, echo_url: str, tmp_path: pathlib.Path) -> None:
+    ca = trustme.CA()
+    pem = tmp_path / "proxy.pem"
+    ca.issue_cert("127.0.0.1").private_key_and_cert_chain_pem.write_to_path(str(pem))
+    client_context = ssl.create_default_context()
+    ca.configure_trust(client_context)
+    proxy = await pproxy("http+ssl", f"user:{SECRET}", "--cert", str(pem))
+    proxy = _with_credentials(proxy.replace("http+ssl://", "https://"), "user", SECRET)
+    await _echo_through(proxy, _port(echo_url), proxy_ssl_context=client_context)
+    # The proxy's certificate is checked: one that does not verify is fatal, as the
+    # server's own certificate errors are.
+    with trio.fail_after(20), pytest.raises(ProxyError) as info:
+        await open_proxied_stream(
+            parse_proxy_url(proxy), "127.0.0.1", _port(echo_url), ssl_context=None
+        )
+    assert SECRET not in str(info.value)
+    assert info.value.fatal is True
+    assert "certificate" in str(info.value)

@@ -182,6 +182,13 @@ def _classify(proxy: ProxyURL, exc: Exception) -> ProxyError:
         return ProxyError(
             f"the proxy {name} refused the tunnel: {text}", fatal=fatal, status_code=code
         )
+    cause = exc.__cause__
+    if isinstance(exc, trio.BrokenResourceError) and isinstance(cause, ssl.SSLError):
+        # TLS to an https:// proxy: a certificate that does not verify is as fatal as
+        # the server's own; other TLS failures are retried.
+        fatal = isinstance(cause, ssl.SSLCertVerificationError)
+        detail = getattr(cause, "verify_message", None) or cause.reason or type(cause).__name__
+        return ProxyError(f"TLS to the proxy {name} failed: {detail}", fatal=fatal)
     if isinstance(exc, ValueError):  # credentials python-socks cannot send
         return ProxyError(f"the proxy {name} cannot be used: {exc}", fatal=True)
     return ProxyError(f"the proxy {name} failed: {type(exc).__name__}", fatal=False)
