@@ -515,3 +515,33 @@ async def test_open_cancelled_closes_the_stream() -> None:
                 await WebsocketsTransport().open(nursery, client, seam_params(), SeamRecorder())
             await peer.read_request()
             await peer.closed()  # the client closed its side
+
+
+async def test_send_from_a_message_before_the_close_frame(nursery: trio.Nursery) -> None:
+    """A message read together with the peer's close frame is delivered; a send from
+    its handler gets TransportClosed (the closing handshake has begun), nothing else."""
+    outcomes: list[BaseException | None] = []
+
+    class Replying(SeamRecorder):
+        conn: WebsocketsConnection
+
+        async def on_message(self, data: str | bytes) -> None:
+            await super().on_message(data)
+            try:
+                await self.conn.send("reply")
+                outcomes.append(None)
+            except TransportClosed as exc:
+                outcomes.append(exc)
+
+    handler = Replying()
+    with trio.fail_after(5):
+        conn, peer = await open_memory(nursery, handler)
+        handler.conn = conn
+        await peer.send(frame(0x1, b"a"), close_frame(1000))
+        assert await peer.frame() == (0x8, (1000).to_bytes(2, "big"))
+        await peer.stream.aclose()
+        await conn.ended.wait()
+    assert handler.messages == ["a"]
+    assert len(outcomes) == 1
+    assert isinstance(outcomes[0], TransportClosed)
+    assert handler.ends == [CloseInfo(1000, "", True)]

@@ -340,7 +340,10 @@ class WebsocketsConnection:
         stream = self._stream
         protocol = self._protocol
         try:
-            if await self._dispatch(pending) and not protocol.close_expected():
+            closing = protocol.close_expected()  # a close frame came with the upgrade
+            if closing:
+                self._start_closing()
+            if await self._dispatch(pending) and not closing:
                 out = protocol.data_to_send()
                 if out:  # pongs to pings that came with the upgrade
                     await self._write_out(out)
@@ -356,7 +359,11 @@ class WebsocketsConnection:
                     if not data:
                         break
                     receive_data(data)
-                    if not await dispatch(events_received()) or close_expected():
+                    if close_expected():  # a close frame or a protocol error: closing
+                        with trio.move_on_at(self._start_closing()):
+                            await dispatch(events_received())
+                        break
+                    if not await dispatch(events_received()):
                         break
                     out = data_to_send()
                     if out:  # pongs to the peer's pings
