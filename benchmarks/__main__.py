@@ -11,9 +11,10 @@ results, with the machine's details, go to benchmarks/results/latest.json (or --
 PATH) so runs can be compared.
 
 Cases: send, send_concurrent (8 tasks on one connection), receive, receive_json,
-receive_json_stdlib (in a subprocess where orjson cannot be imported), echo, send_1mib, echo_1mib, receive_defaults (does a flood reach
-``async for`` with default options?), memory (RSS per idle connection, a fresh process
-per side and round), scale (10,000 managed connections with heartbeats in one process).
+receive_json_stdlib (in a subprocess where orjson cannot be imported), echo, send_1mib,
+echo_1mib, receive_defaults (does a flood reach ``async for`` with default options?),
+memory (RSS per idle connection, a fresh process per side and round), scale (10,000
+managed connections with heartbeats in one process).
 Progress goes to stderr; the table to stdout. See benchmarks/README.md.
 """
 
