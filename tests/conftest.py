@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import os
 import subprocess
 import sys
 from collections.abc import AsyncIterator, Callable
@@ -201,3 +202,60 @@ def seam_params(**changes: Any) -> Any:
     }
     values.update(changes)
     return HandshakeParams(**values)
+
+
+# -- one suite, two transports ----------------------------------------------------------
+
+#: Modules that never open a managed connection, or test one engine's own internals:
+#: they run once, on the default transport, whatever --transport says.
+_ONE_TRANSPORT_MODULES = frozenset(
+    {
+        "test_backoff",
+        "test_codec_events",
+        "test_options",
+        "test_queue_model",
+        "test_wings_protocol",
+        "test_public_api",
+        "test_cli",  # its clients run in subprocesses, with their own options
+        "test_cli_units",
+        "test_transport_compat",  # trio-websocket's internals
+        "test_transport_websockets",  # the websockets engine, through the seam
+        "test_proxy",
+    }
+)
+TRANSPORTS = ("trio-websocket", "websockets")
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--transport",
+        choices=(*TRANSPORTS, "both"),
+        default=os.environ.get("PTEROWS_TEST_TRANSPORT", "trio-websocket"),
+        help="the transport the suites run on: one of them, or both (each test twice); "
+        "default from PTEROWS_TEST_TRANSPORT, else trio-websocket",
+    )
+
+
+def _applies(module: Any) -> bool:
+    return module.__name__.rsplit(".", 1)[-1] not in _ONE_TRANSPORT_MODULES
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if metafunc.config.getoption("--transport") == "both" and _applies(metafunc.module):
+        metafunc.parametrize("transport", TRANSPORTS, indirect=True)
+
+
+@pytest.fixture(autouse=True)
+def transport(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """The transport this test runs on (``--transport``): it becomes the default of
+    ``WSConnectionOptions(transport=...)`` for the test, so every connection the test
+    opens without naming a transport uses it."""
+    chosen = getattr(request, "param", None) or request.config.getoption("--transport")
+    if chosen == "both" or not _applies(request.module):
+        chosen = "trio-websocket"
+    if chosen != "trio-websocket":
+        defaults = WSConnectionOptions.__init__.__kwdefaults__
+        if "transport" not in defaults:
+            pytest.skip("this tree has no transport option yet")
+        monkeypatch.setitem(defaults, "transport", chosen)
+    return str(chosen)
