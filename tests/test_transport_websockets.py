@@ -545,3 +545,22 @@ async def test_send_from_a_message_before_the_close_frame(nursery: trio.Nursery)
     assert len(outcomes) == 1
     assert isinstance(outcomes[0], TransportClosed)
     assert handler.ends == [CloseInfo(1000, "", True)]
+
+
+async def test_frames_split_at_every_byte(nursery: trio.Nursery) -> None:
+    handler = SeamRecorder()
+    wire = (
+        frame(0x1, "ünïcode".encode())
+        + frame(0x2, b"\x00" * 300)  # a 16-bit length
+        + frame(0x1, b"fr", fin=False)
+        + frame(0x0, b"ag")
+        + frame(0xA, b"pong")
+    )
+    with trio.fail_after(10):
+        _, peer = await open_memory(nursery, handler)
+        for i in range(len(wire)):
+            await peer.send(wire[i : i + 1])
+            await trio.testing.wait_all_tasks_blocked()  # one read per byte
+        await handler.wait_for(lambda: len(handler.messages) == 3 and handler.pongs)
+    assert handler.messages == ["ünïcode", b"\x00" * 300, "frag"]
+    assert handler.pongs == [b"pong"]
