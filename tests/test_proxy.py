@@ -14,15 +14,9 @@ import trio
 import trio_websocket
 import trustme
 
+from trio_pterows._proxy_url import ProxyURL, parse_proxy_url, proxy_from_environment, resolve_proxy
 from trio_pterows.transports._base import HandshakeError
-from trio_pterows.transports._proxy import (
-    ProxyError,
-    ProxyURL,
-    open_proxied_stream,
-    parse_proxy_url,
-    proxy_from_environment,
-    resolve_proxy,
-)
+from trio_pterows.transports._proxy import ProxyError, open_proxied_stream
 from trio_pterows.transports._websockets import WebsocketsTransport
 
 from .conftest import PROXY_SERVER, SeamRecorder, line_server, ping_echo_handler, seam_params
