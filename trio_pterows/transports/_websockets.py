@@ -6,21 +6,15 @@ permessage-deflate); this module owns the stream:
 - one **reader** task reads up to ``receive_buffer_size`` bytes at a time, feeds the
   whole read into the protocol and runs ``handler.on_message`` inline for each message,
   in order (no task hop; awaiting it is the backpressure);
-- one **writer** path: a sender that finds nobody writing frames its message and writes
-  it at once (no lock checkpoint: ``send_all`` is the only schedule point); senders that
-  arrive while a write is in flight frame theirs behind it and wait, and the writer
-  then sends every frame waiting at that moment in one ``send_all`` (group commit).
-  A writer helps at most :data:`_MAX_HELP_ROUNDS` batches after its own before it hands
-  the role to a waiting sender, so a caller is never held writing for others.
+- one **writer** path (:mod:`._ws_writer`): a sender that finds nobody writing writes
+  at once; senders that arrive while a write is in flight wait, and the writer then
+  sends every frame waiting at that moment in one ``send_all`` (group commit);
 - closing is bounded by ``params.close_timeout`` from the moment a close frame is sent
   or received or a protocol error is found (websockets sends 1002 / 1007 / 1009); then
   the stream is closed whether or not the peer hangs up.
 
-Cancellation: ``send`` raises a pending cancel before framing anything. A sender
-cancelled while its frame waits behind another write has already handed the frame
-over: it is still written, in order, with the next batch. A write cancelled inside
-``send_all`` may leave a partial frame: ``handler.on_write_interrupted`` is called and
-the connection is unusable from then on.
+Cancellation: ``send`` raises a pending cancel before framing anything; what a cancel
+does while a frame waits or is written is in :mod:`._ws_writer`.
 """
 
 from __future__ import annotations
@@ -43,6 +37,7 @@ from ._base import (
     TransportHandler,
 )
 from ._ws_handshake import run_handshake
+from ._ws_writer import GroupWriter
 
 if TYPE_CHECKING:
     from websockets.protocol import Event
@@ -54,9 +49,6 @@ _TEXT = Opcode.TEXT
 _BINARY = Opcode.BINARY
 _CONT = Opcode.CONT
 _PONG = Opcode.PONG
-
-#: Batches a writer sends for other senders after its own before handing over.
-_MAX_HELP_ROUNDS = 4
 
 
 class Phase(enum.Enum):
@@ -78,25 +70,18 @@ class WebsocketsConnection:
     transport_name = "websockets"
 
     __slots__ = (
-        "_broken",
         "_close_deadline",
         "_ended",
         "_final_info",
         "_handler",
-        "_inflight_event",
-        "_open_event",
-        "_out",
         "_parts",
         "_parts_text",
         "_phase",
         "_protocol",
         "_read_size",
-        "_seq",
         "_stream",
-        "_taken",
         "_timeout",
-        "_writing",
-        "_written",
+        "_writer",
     )
 
     def __init__(
@@ -115,18 +100,15 @@ class WebsocketsConnection:
         self._ended = trio.Event()
         self._close_deadline: float | None = None
         self._final_info: CloseInfo | None = None
-        self._broken = False
         self._parts: list[BytesLike] | None = None  # a fragmented message
         self._parts_text = False
-        # The writer: sequence numbers of frames handed to the protocol, taken into
-        # the write in flight, and written; the events of the open and in-flight batch.
-        self._out: list[bytes] = []  # bytes the reader took from the protocol
-        self._seq = 0
-        self._taken = 0
-        self._written = 0
-        self._writing = False
-        self._open_event: trio.Event | None = None
-        self._inflight_event: trio.Event | None = None
+        self._writer = GroupWriter(
+            stream,
+            protocol.data_to_send,
+            on_broken=self._writer_broken,
+            on_interrupted=self._write_interrupted,
+            closed_error=self._closed_error,
+        )
 
     # -- the seam's properties ----------------------------------------------------
 
@@ -159,7 +141,7 @@ class WebsocketsConnection:
         rcvd, sent = protocol.close_rcvd, protocol.close_sent
         if rcvd is not None and sent is not None:
             first = rcvd if protocol.close_rcvd_then_sent else sent
-            return CloseInfo(first.code, first.reason, not self._broken)
+            return CloseInfo(first.code, first.reason, not self._writer.broken)
         close = sent or rcvd
         if close is not None:
             return CloseInfo(close.code, close.reason, False)
@@ -188,11 +170,9 @@ class WebsocketsConnection:
             self._protocol.send_text(frame.encode())
         else:
             self._protocol.send_binary(frame)
-        self._seq = seq = self._seq + 1
-        if self._writing:
-            await self._wait_written(seq)
-        else:
-            await self._write(seq)
+        writer = self._writer
+        writer.seq += 1
+        await writer.flush(writer.seq)
 
     async def send_many(self, frames: Sequence[Frame]) -> None:
         if self._phase is not Phase.OPEN:
@@ -204,110 +184,35 @@ class WebsocketsConnection:
                 protocol.send_text(frame.encode())
             else:
                 protocol.send_binary(frame)
-        self._seq = seq = self._seq + 1
-        await self._wait_written(seq)
+        writer = self._writer
+        writer.seq += 1
+        await writer.flush(writer.seq)
 
     async def ping(self, payload: bytes) -> None:
         if self._phase is not Phase.OPEN:
             raise TransportClosed(self.close_info)
         await trio.lowlevel.checkpoint_if_cancelled()
         self._protocol.send_ping(payload)
-        self._seq = seq = self._seq + 1
-        await self._wait_written(seq)
+        writer = self._writer
+        writer.seq += 1
+        await writer.flush(writer.seq)
 
-    async def _wait_written(self, seq: int) -> None:
-        """Return once frame ``seq`` is written, writing it if nobody is."""
-        while self._written < seq:
-            if self._broken:
-                raise TransportClosed(self.close_info)
-            if not self._writing:
-                await self._write(seq)
-                return
-            if self._taken >= seq:  # in the write in flight
-                event = self._inflight_event
-                if event is None:
-                    event = self._inflight_event = trio.Event()
-            else:  # waiting for the next batch
-                event = self._open_event
-                if event is None:
-                    event = self._open_event = trio.Event()
-            await event.wait()
+    # -- the writer's callbacks ---------------------------------------------------
 
-    def _take(self) -> bytes:
-        """Everything framed so far, as one buffer; its batch becomes the one in flight."""
-        data = self._protocol.data_to_send()
-        if self._out:
-            data = self._out + data
-            self._out = []
-        self._taken = self._seq
-        self._inflight_event = self._open_event
-        self._open_event = None
-        return data[0] if len(data) == 1 else b"".join(data)
-
-    async def _write(self, seq: int) -> None:
-        """Be the writer until frame ``seq`` is out (and a few batches behind it)."""
-        self._writing = True
-        stream = self._stream
-        rounds = 0
-        try:
-            while True:
-                data = self._take()
-                try:
-                    await stream.send_all(data)
-                except trio.Cancelled:
-                    self._interrupted()
-                    with trio.CancelScope(shield=True):  # unusable: let the reader end
-                        await trio.aclose_forcefully(stream)
-                    raise
-                except (trio.BrokenResourceError, trio.ClosedResourceError):
-                    self._lost()
-                    raise TransportClosed(self.close_info) from None
-                self._written = self._taken
-                event = self._inflight_event
-                if event is not None:
-                    self._inflight_event = None
-                    event.set()
-                if self._written == self._seq:
-                    return
-                rounds += 1
-                waiting = self._open_event
-                if (
-                    waiting is not None
-                    and rounds > _MAX_HELP_ROUNDS
-                    and waiting.statistics().tasks_waiting
-                ):
-                    return  # `finally` frees the role; a waiter takes it over
-                # Nothing written for us yet since this checkpoint: a cancel here
-                # leaves the next batch whole, for a waiter or the next sender.
-                await trio.lowlevel.checkpoint_if_cancelled()
-        finally:
-            self._writing = False
-            waiting = self._open_event
-            if waiting is not None and self._written < self._seq:
-                waiting.set()
-                self._open_event = None
-
-    def _interrupted(self) -> None:
-        was_open = self._phase is Phase.OPEN
-        self._lost()
-        if was_open:
+    def _write_interrupted(self) -> None:
+        if self._phase is Phase.OPEN:  # closing anyway otherwise: nothing to report
             self._handler.on_write_interrupted(self)
 
-    def _lost(self) -> None:
-        """The stream cannot be written any more: fail every waiting sender."""
-        self._broken = True
+    def _writer_broken(self) -> None:
         if self._phase is Phase.OPEN:
             self._set_phase(Phase.CLOSING)
-        for event in (self._open_event, self._inflight_event):
-            if event is not None:
-                event.set()
-        self._open_event = self._inflight_event = None
+
+    def _closed_error(self) -> TransportClosed:
+        return TransportClosed(self.close_info)
 
     async def _write_out(self, out: list[bytes]) -> None:
         """Write what the protocol produced while reading (pongs, a close frame)."""
-        self._out.extend(out)
-        self._seq = seq = self._seq + 1
-        await self._wait_written(seq)
+        await self._writer.flush(self._writer.add(out))
 
     # -- closing ------------------------------------------------------------------
 
@@ -319,9 +224,10 @@ class WebsocketsConnection:
                 except ProtocolError as exc:
                     raise ValueError(f"cannot close with code {code}: {exc}") from None
                 deadline = self._start_closing()
-                self._seq = seq = self._seq + 1
+                writer = self._writer
+                writer.seq += 1
                 with trio.move_on_at(deadline):
-                    await self._wait_written(seq)
+                    await writer.flush(writer.seq)
                     await self._ended.wait()
             elif self._close_deadline is not None:
                 with trio.move_on_at(self._close_deadline):
@@ -370,14 +276,14 @@ class WebsocketsConnection:
                         await self._write_out(out)
             await self._finish_closing()
         except (trio.BrokenResourceError, trio.ClosedResourceError, TransportClosed):
-            self._broken = True
+            self._writer.fail()
         finally:
             protocol.receive_eof()  # idempotent: the protocol is CLOSED now
             self._final_info = self._current_info()
             if self._phase is Phase.OPEN:
                 self._set_phase(Phase.CLOSING)
             self._set_phase(Phase.CLOSED)
-            self._lost()
+            self._writer.fail()  # senders still waiting raise TransportClosed
             with trio.CancelScope(shield=True):
                 await trio.aclose_forcefully(stream)
             self._handler.on_end(self)
