@@ -564,3 +564,47 @@ async def test_frames_split_at_every_byte(nursery: trio.Nursery) -> None:
         await handler.wait_for(lambda: len(handler.messages) == 3 and handler.pongs)
     assert handler.messages == ["ünïcode", b"\x00" * 300, "frag"]
     assert handler.pongs == [b"pong"]
+
+
+class CountingStream(trio.abc.Stream):
+    """A stream that counts its writes (to see frames coalesced)."""
+
+    def __init__(self, inner: trio.abc.Stream) -> None:
+        self.inner = inner
+        self.writes = 0
+
+    async def send_all(self, data: bytes | bytearray | memoryview) -> None:
+        self.writes += 1
+        await self.inner.send_all(data)
+
+    async def wait_send_all_might_not_block(self) -> None:
+        await self.inner.wait_send_all_might_not_block()
+
+    async def receive_some(self, max_bytes: int | None = None) -> bytes | bytearray:
+        return await self.inner.receive_some(max_bytes)
+
+    async def aclose(self) -> None:
+        await self.inner.aclose()
+
+
+async def test_concurrent_sends_are_coalesced(nursery: trio.Nursery) -> None:
+    client, server = trio.testing.memory_stream_pair()
+    counting = CountingStream(client)
+    peer = Peer(server)
+    nursery.start_soon(peer.upgrade)
+    with trio.fail_after(10):
+        conn = await WebsocketsTransport().open(nursery, counting, seam_params(), SeamRecorder())
+        before = counting.writes
+
+        async def sender(name: str) -> None:
+            for i in range(50):
+                await conn.send(f"{name}{i}")
+
+        async with trio.open_nursery() as senders:
+            for name in "abcdefgh":
+                senders.start_soon(sender, name)
+        writes = counting.writes - before
+        received = [(await peer.frame())[1].decode() for _ in range(400)]
+    assert writes <= 400 // 2  # one write per message would be 400
+    for name in "abcdefgh":
+        assert [m for m in received if m[0] == name] == [f"{name}{i}" for i in range(50)]
