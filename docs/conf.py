@@ -68,14 +68,7 @@ html_title = f"trio_pterows {release}"
 # annotations sometimes name the private path. Point those at the public object.
 _PUBLIC_MODULES = ("trio_pterows", "trio_pterows.testing", "trio_pterows.pterodactyl")
 #: Private names with no public page of their own: (target, display text).
-_ALIASES = {
-    # connect() returns a trio-websocket connection subclass whose receive side the
-    # manager owns; its public contract is trio-websocket's class.
-    "trio_pterows._transport.ManagedConnection": (
-        "trio_websocket.WebSocketConnection",
-        "trio_websocket.WebSocketConnection",
-    ),
-}
+_ALIASES: dict[str, tuple[str, str]] = {}
 #: Bare method names in docstrings of other classes (``:meth:`get_metrics```).
 _MANAGER = "trio_pterows.AdvancedWebSocket"
 

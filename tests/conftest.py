@@ -66,6 +66,28 @@ def make_ws(memory_server: MemoryWebSocketServer) -> Callable[..., AdvancedWebSo
     return make
 
 
+class Received(list[Any]):
+    """What a test server received, in order: a list whose :meth:`wait_for` waits (no
+    polling) until enough has arrived. Only ``append`` wakes waiters."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._changed = trio.Event()
+
+    def append(self, item: Any) -> None:
+        super().append(item)
+        self._changed.set()
+        self._changed = trio.Event()
+
+    async def wait_for(self, count: int) -> None:
+        """Wait until at least ``count`` items are in."""
+        await self.wait_until(lambda items: len(items) >= count)
+
+    async def wait_until(self, predicate: Callable[[list[Any]], bool]) -> None:
+        while not predicate(self):
+            await self._changed.wait()
+
+
 def task_tree() -> set[trio.lowlevel.Task]:
     """Every task in this run (for leak checks)."""
     tasks: set[trio.lowlevel.Task] = set()
@@ -85,14 +107,23 @@ class EventLog:
 
     def __init__(self, ws: AdvancedWebSocket, *types: str) -> None:
         self.items: list[tuple[str, float, Any]] = []
+        self._changed = trio.Event()
         for type_ in types:
             ws.add_event_listener(type_, self._make(type_))
 
     def _make(self, type_: str) -> Callable[[Any], None]:
         def record(event: Any) -> None:
             self.items.append((type_, trio.current_time(), event))
+            self._changed.set()
+            self._changed = trio.Event()
 
         return record
+
+    async def wait_for(self, type_: str, count: int = 1) -> list[Any]:
+        """Wait (no polling) until ``count`` events of ``type_`` were recorded."""
+        while len(self.of(type_)) < count:
+            await self._changed.wait()
+        return self.of(type_)
 
     def of(self, type_: str) -> list[Any]:
         return [e for t, _, e in self.items if t == type_]

@@ -19,10 +19,15 @@ import trio_websocket
 import trio_pterows as pw
 from trio_pterows.testing import MemoryWebSocketServer
 
-from .conftest import MEMORY_URL, task_tree
+from .conftest import MEMORY_URL, Received, task_tree
+
 
 #: Classes whose methods run as the manager's tasks.
-LIBRARY_TASK_OWNERS = {"AdvancedWebSocket", "EventHub", "ManagedConnection"}  # client side
+def _client_side(task: trio.lowlevel.Task) -> bool:
+    """A task of the client library (not of its test servers in trio_pterows.testing)."""
+    module = str(getattr(task.coro, "cr_frame", None) and task.coro.cr_frame.f_globals["__name__"])
+    return module.startswith("trio_pterows.") and not module.startswith("trio_pterows.testing")
+
 
 OPERATIONS: dict[str, Callable[[pw.AdvancedWebSocket], Awaitable[Any]]] = {
     "connect": lambda ws: ws.connect(),
@@ -44,7 +49,7 @@ async def _authenticate(ws: pw.AdvancedWebSocket) -> None:
 async def test_cancel_at_every_checkpoint(
     name: str, hook: Callable[[pw.AdvancedWebSocket], Awaitable[None]] | None, nursery: trio.Nursery
 ) -> None:
-    received: list[str | bytes] = []
+    received = Received()
 
     async def record_and_echo(conn: trio_websocket.WebSocketConnection) -> None:
         while True:
@@ -91,19 +96,18 @@ async def test_cancel_at_every_checkpoint(
                 assert ws.is_connected == (ws.state is pw.ConnectionState.OPEN)
                 # A cancelled connect cycle may still be winding down; once it has
                 # ended, no half-set-up connection may be left behind.
-                sup_scope = ws._sup_scope
-                if ws._supervising and sup_scope is not None and sup_scope.cancel_called:
-                    assert ws._sup_done is not None
-                    await ws._sup_done.wait()
-                if not ws._supervising:
-                    assert ws._live is None, f"a half-set-up connection kept at step {n}"
+                if ws.statistics().supervisor == "stopping":
+                    await ws.wait_state(pw.ConnectionState.CLOSED)
+                    await trio.testing.wait_all_tasks_blocked()
+                stats = ws.statistics()
+                if stats.supervisor == "idle":
+                    assert stats.connection is None, f"a half-set-up connection kept at step {n}"
                     assert ws.state is pw.ConnectionState.CLOSED
                 if name != "aclose":
                     # still usable, and nothing accepted was lost or doubled
                     await ws.connect()
                     await ws.send("post")
-                    while "post" not in received:
-                        await trio.sleep(0.001)
+                    await received.wait_until(lambda items: "post" in items)
                     assert received.count("pre") == 1
                     assert received.count("post") == 1
                     assert received.count("op") <= 1
@@ -114,11 +118,7 @@ async def test_cancel_at_every_checkpoint(
                     with pytest.raises(pw.Destroyed):
                         await ws.send("post")
             # The library's tasks are gone the moment the block exits...
-            library = [
-                t
-                for t in task_tree() - baseline
-                if t.coro.__qualname__.split(".")[0] in LIBRARY_TASK_OWNERS
-            ]
+            library = [t for t in task_tree() - baseline if _client_side(t)]
             assert library == [], f"task leaked after cancelling {name} at step {n}"
             # ...and the test server's side of the connection ends once it sees EOF.
             await trio.testing.wait_all_tasks_blocked()

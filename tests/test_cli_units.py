@@ -950,8 +950,30 @@ async def test_console_end_of_input_fails_when_commands_stay_queued(
 # ------------------------------------------------------------------ console session, FakeWings
 
 
+class _Watched(io.StringIO):
+    """A StringIO whose writes wake :meth:`wait_for_text` (no polling)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._written = trio.Event()
+
+    def write(self, text: str) -> int:
+        written = super().write(text)
+        self._written.set()
+        self._written = trio.Event()
+        return written
+
+    async def wait_for_text(self, text: str, count: int = 1) -> None:
+        while self.getvalue().count(text) < count:
+            await self._written.wait()
+
+
+class _WatchedTTY(_Watched, TTY):
+    pass
+
+
 class _Run:
-    def __init__(self, out: io.StringIO, err: io.StringIO, write_fd: int) -> None:
+    def __init__(self, out: _Watched, err: _Watched, write_fd: int) -> None:
         self.out = out
         self.err = err
         self.write_fd: int | None = write_fd
@@ -968,9 +990,7 @@ class _Run:
             self.write_fd = None
 
     async def wait_for(self, text: str, on: str = "out", count: int = 1) -> None:
-        stream = self.out if on == "out" else self.err
-        while stream.getvalue().count(text) < count:
-            await trio.sleep(0.01)
+        await (self.out if on == "out" else self.err).wait_for_text(text, count)
 
     async def exit_status(self) -> int | None:
         await self.done.wait()
@@ -982,7 +1002,7 @@ async def _live_console(
     fake: FakeWings, *extra: str, key: str = KEY, server: str | None = None, tty: bool = False
 ) -> AsyncIterator[_Run]:
     read_fd, write_fd = os.pipe()
-    out, err = (TTY(), TTY()) if tty else (io.StringIO(), io.StringIO())
+    out, err = (_WatchedTTY(), _WatchedTTY()) if tty else (_Watched(), _Watched())
     run = _Run(out, err, write_fd)
     args = _console_args(*extra, server=server or fake.server_id)
     try:

@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+import attrs
 import pytest
 import trio
-import trio_websocket
 
 import trio_pterows as pw
 from trio_pterows.testing import MemoryWebSocketServer
@@ -34,16 +34,42 @@ async def test_round_trip_over_loopback(echo_url: str) -> None:
         assert ws.state is pw.ConnectionState.CLOSED
 
 
-async def test_connect_returns_the_trio_websocket_connection(echo_url: str) -> None:
+async def test_connect_returns_a_connection_handle(echo_url: str) -> None:
     with trio.fail_after(10):
         async with pw.AdvancedWebSocket(url=echo_url, heartbeat_interval=None) as ws:
             assert ws.state is pw.ConnectionState.CLOSED
+            assert ws.connection is None
+            before = trio.current_time()
             conn = await ws.connect()
-            assert isinstance(conn, trio_websocket.WebSocketConnection)
-            assert await ws.connect() is conn  # idempotent while open
-            assert ws.connection is conn
-            with pytest.raises(RuntimeError, match="async for"):
-                await conn.get_message()
+            assert isinstance(conn, pw.Connection)
+            assert await ws.connect() == conn  # idempotent while open
+            assert ws.connection == conn
+            assert conn.url == echo_url
+            assert conn.transport == "trio-websocket"
+            assert conn.subprotocol is None
+            assert conn.extensions == ()
+            assert conn.remote_address is not None
+            assert conn.remote_address[:2] == (
+                "127.0.0.1",
+                int(echo_url.split(":")[2].split("/")[0]),
+            )
+            assert conn.local_address is not None
+            assert before <= conn.opened_at <= trio.current_time()
+            with pytest.raises(attrs.exceptions.FrozenInstanceError):
+                conn.url = "ws://elsewhere/"  # type: ignore[misc]
+            await ws.close()
+            assert ws.connection is None
+
+
+async def test_the_connection_handle_redacts_the_url(echo_url: str) -> None:
+    url = echo_url.replace("ws://", "ws://user:secret@") + "?token=abc"
+    with trio.fail_after(10):
+        async with pw.open_websocket(url, heartbeat_interval=None) as ws:
+            conn = ws.connection
+            assert conn is not None
+            assert "secret" not in conn.url
+            assert "abc" not in conn.url
+            assert "secret" not in repr(conn)
 
 
 async def test_auto_json_both_ways(echo_url: str) -> None:
@@ -345,11 +371,12 @@ async def test_incoming_drop_oldest_counts_and_reports(make_ws: MakeWS) -> None:
     with trio.fail_after(5):
         async with make_ws(incoming_queue_limit=2) as ws:
             ws.add_event_listener("error", errors.append)
+            arrived = EventLog(ws, "message")
             await ws.connect()
             for i in range(5):
                 await ws.send(str(i))
-            while ws.get_metrics().messages_received < 5:
-                await trio.sleep(0.001)
+            await arrived.wait_for("message", 5)
+            assert ws.get_metrics().messages_received == 5
             assert [await ws.receive(), await ws.receive()] == ["3", "4"]
             assert ws.get_metrics().dropped == 3
     assert len(errors) == 1  # once per overflow episode, not per message

@@ -132,7 +132,10 @@ async def test_panel_server_errors_are_retried(
 ) -> None:
     fake.fail_next(503, times=2)
     with trio.fail_after(30):
-        async with console_for(fake, panel, reconnect_interval=0.5) as console:
+        # In memory: the retries are timed (autojump_clock), so no real socket may carry them.
+        async with console_for(
+            fake, panel, reconnect_interval=0.5, stream_opener=fake.open_stream
+        ) as console:
             assert console.ws.is_connected
     assert len(fake.panel_requests) == 3
 

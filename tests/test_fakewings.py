@@ -63,15 +63,20 @@ async def new_token(fake: FakeWings) -> str:
 
 @asynccontextmanager
 async def connect_with_stream(
-    fake: FakeWings, origin: bytes | None = ORIGIN, extra: tuple[tuple[bytes, bytes], ...] = ()
-) -> AsyncIterator[tuple[WebSocketConnection, trio.SocketStream]]:
-    """A client connection and its TCP stream. trio-websocket's own client leaves its
-    socket open when the server closes first, so this one owns the stream and always
-    closes it."""
+    fake: FakeWings,
+    origin: bytes | None = ORIGIN,
+    extra: tuple[tuple[bytes, bytes], ...] = (),
+    *,
+    memory: bool = False,
+) -> AsyncIterator[tuple[WebSocketConnection, trio.abc.Stream]]:
+    """A client connection and its stream: loopback TCP, or in memory with ``memory``
+    (``fake.open_stream``: what every ``autojump_clock`` test must use). trio-websocket's
+    own client leaves its socket open when the server closes first, so this one owns the
+    stream and always closes it."""
     assert fake.port is not None
     headers = [(b"Origin", origin)] if origin is not None else []
     headers += extra
-    stream = await trio.open_tcp_stream("127.0.0.1", fake.port)
+    stream = await open_stream(fake, memory=memory)
     try:
         async with trio.open_nursery() as nursery:
             ws = await trio_websocket.wrap_client_stream(
@@ -93,10 +98,22 @@ async def connect_with_stream(
 
 @asynccontextmanager
 async def connect(
-    fake: FakeWings, origin: bytes | None = ORIGIN, extra: tuple[tuple[bytes, bytes], ...] = ()
+    fake: FakeWings,
+    origin: bytes | None = ORIGIN,
+    extra: tuple[tuple[bytes, bytes], ...] = (),
+    *,
+    memory: bool = False,
 ) -> AsyncIterator[WebSocketConnection]:
-    async with connect_with_stream(fake, origin, extra) as (ws, _):
+    async with connect_with_stream(fake, origin, extra, memory=memory) as (ws, _):
         yield ws
+
+
+async def open_stream(fake: FakeWings, *, memory: bool) -> trio.abc.Stream:
+    """A raw stream to the node: in memory, or loopback TCP."""
+    if memory:
+        return await fake.open_stream(fake.socket_url)
+    assert fake.port is not None
+    return await trio.open_tcp_stream("127.0.0.1", fake.port)
 
 
 async def send(ws: WebSocketConnection, event: str, *args: str) -> None:
@@ -260,7 +277,7 @@ async def test_expired_token_is_refused_at_auth(nursery: trio.Nursery) -> None:
 async def test_token_expiry_cycle(nursery: trio.Nursery, autojump_clock: MockClock) -> None:
     fake = await start(nursery, token_lifetime=100.0, expiring_window=60.0, check_interval=30.0)
     with trio.fail_after(1000):
-        async with connect(fake) as ws:
+        async with connect(fake, memory=True) as ws:
             t0 = trio.current_time()
             await authed(fake, ws)
 
@@ -293,7 +310,7 @@ async def test_expire_tokens_notifies_at_once(
 ) -> None:
     fake = await start(nursery)
     with trio.fail_after(100):
-        async with connect(fake) as ws:
+        async with connect(fake, memory=True) as ws:
             await authed(fake, ws)
             t0 = trio.current_time()
             fake.expire_tokens()
@@ -306,7 +323,7 @@ async def test_expire_tokens_notifies_at_once(
 async def test_denylisted_tokens(nursery: trio.Nursery, autojump_clock: MockClock) -> None:
     fake = await start(nursery)
     with trio.fail_after(100):
-        async with connect(fake) as ws:
+        async with connect(fake, memory=True) as ws:
             await authed(fake, ws)
             old = await new_token(fake)
             fake.deny_tokens()
@@ -331,7 +348,7 @@ async def test_denylisted_tokens(nursery: trio.Nursery, autojump_clock: MockCloc
 async def test_throttled_once_per_episode(nursery: trio.Nursery, autojump_clock: MockClock) -> None:
     fake = await start(nursery)
     with trio.fail_after(100):
-        async with connect(fake) as ws:
+        async with connect(fake, memory=True) as ws:
             await authed(fake, ws)
             for _ in range(6):  # "send stats" shares the default bucket: burst 4
                 await send(ws, "send stats")
@@ -349,7 +366,7 @@ async def test_throttled_once_per_episode(nursery: trio.Nursery, autojump_clock:
 async def test_global_bucket(nursery: trio.Nursery, autojump_clock: MockClock) -> None:
     fake = await start(nursery, initial_status="running")
     with trio.fail_after(100):
-        async with connect(fake) as ws:
+        async with connect(fake, memory=True) as ws:
             await authed(fake, ws)  # the auth frame took one global token: 9 left
             for i in range(11):
                 await send(ws, "send command", f"c{i}")
@@ -380,7 +397,7 @@ async def test_rate_limits_off(nursery: trio.Nursery) -> None:
 async def test_power_states(nursery: trio.Nursery, autojump_clock: MockClock) -> None:
     fake = await start(nursery, rate_limits=False, power_delay=0.5)
     with trio.fail_after(100):
-        async with connect(fake) as ws:
+        async with connect(fake, memory=True) as ws:
             await authed(fake, ws)
 
             async def until_status(final: str) -> list[str]:
@@ -474,7 +491,7 @@ async def test_stats_stream_while_running(nursery: trio.Nursery, autojump_clock:
     fake = await start(nursery, stats_interval=1.0)
     fake.set_resources(memory_bytes=1234, cpu_absolute=55.5)
     with trio.fail_after(100):
-        async with connect(fake) as ws:
+        async with connect(fake, memory=True) as ws:
             await authed(fake, ws)
             await assert_silent(ws, 3.0)  # offline: no stream
             fake.set_status("running")
@@ -691,7 +708,7 @@ async def test_wait_until(nursery: trio.Nursery, autojump_clock: MockClock) -> N
 
     async def client() -> None:
         await trio.sleep(5)
-        async with connect(fake) as ws:
+        async with connect(fake, memory=True) as ws:
             await authed(fake, ws)
             await trio.sleep_forever()
 
@@ -796,25 +813,25 @@ async def test_broken_clients_do_not_break_the_node(
     fake = await start(nursery)
     assert fake.port is not None
     with trio.fail_after(100):
-        async with await trio.open_tcp_stream("127.0.0.1", fake.port):
+        async with await open_stream(fake, memory=True):
             pass  # connect and leave
-        async with await trio.open_tcp_stream("127.0.0.1", fake.port) as stream:
+        async with await open_stream(fake, memory=True) as stream:
             await stream.send_all(b"NOT HTTP AT ALL\r\n\r\n")
             while await stream.receive_some(1024):
                 pass  # the node answers (400) and hangs up
-        async with await trio.open_tcp_stream("127.0.0.1", fake.port) as stream:
+        async with await open_stream(fake, memory=True) as stream:
             await stream.send_all(b"GET / HTTP/1.1\r\n")  # never finishes the handshake
             await trio.sleep(30)
-        async with connect_with_stream(fake) as (ws, stream):
+        async with connect_with_stream(fake, memory=True) as (ws, stream):
             await authed(fake, ws)
             await trio.aclose_forcefully(stream)  # abort the TCP connection under it
         await fake.wait_until(lambda: fake.active_connections == 0)
-        async with connect_with_stream(fake) as (ws, stream):
+        async with connect_with_stream(fake, memory=True) as (ws, stream):
             await authed(fake, ws)
             # a frame that is not valid websocket framing (unmasked from a client)
             await stream.send_all(b"\x81\x05hello")
             with pytest.raises(ConnectionClosed):
                 await ws.get_message()
-        async with connect(fake) as ws:
+        async with connect(fake, memory=True) as ws:
             await authed(fake, ws)
     assert fake.connections_accepted == 3

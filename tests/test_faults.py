@@ -420,14 +420,14 @@ async def test_slow_consumer_with_block_applies_backpressure(nursery: trio.Nurse
 
             def sample(event: object) -> None:
                 nonlocal high_water
-                high_water = max(high_water, ws._in_recv.statistics().current_buffer_used)
+                high_water = max(high_water, ws.statistics().incoming_buffered)
 
             ws.add_event_listener("message", sample)  # runs as each message arrives
             await ws.connect()
             # The consumer stalls for many heartbeat periods.
             await trio.sleep(1.0)
             stalled_at = progress[0]
-            assert ws._in_recv.statistics().current_buffer_used == limit
+            assert ws.statistics().incoming_buffered == limit
             assert stalled_at < count // 2, "the server was not held back"
             assert ws.is_connected
             for i in range(count):
@@ -460,7 +460,7 @@ async def test_slow_consumer_with_drop_oldest_counts_drops(nursery: trio.Nursery
             def on_message(event: pw.MessageEvent) -> None:
                 nonlocal seen
                 seen += 1
-                assert ws._in_recv.statistics().current_buffer_used <= limit
+                assert ws.statistics().incoming_buffered <= limit
                 if seen == count:
                     arrived.set()
 

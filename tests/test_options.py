@@ -13,6 +13,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+import trio_pterows as pw
 from trio_pterows import WSConnectionOptions, redact_url
 from trio_pterows._log import Log
 from trio_pterows._options import split_url
@@ -74,6 +75,11 @@ DESIGN_DEFAULTS: dict[str, Any] = {
     "fatal_close_codes": frozenset(),
     "incoming_queue_limit": 1024,
     "incoming_overflow": "drop-oldest",
+    # revision 2
+    "transport": "trio-websocket",
+    "compression": None,
+    "proxy": None,
+    "close_timeout": 2.0,
 }
 
 #: Options the library added beyond DESIGN.md (with their defaults).
@@ -198,7 +204,7 @@ BAD: dict[str, list[tuple[Any, type[Exception]]]] = {
     "protocols": [
         (5, TypeError),
         ([5], TypeError),
-        ([""], TypeError),
+        ([""], ValueError),
         ([None], TypeError),
         (b"chat", TypeError),
         (["chat", 1], TypeError),
@@ -320,6 +326,10 @@ BAD: dict[str, list[tuple[Any, type[Exception]]]] = {
         ("default", TypeError),
         (object(), TypeError),
     ],
+    "transport": [("aiohttp", ValueError), (None, ValueError)],
+    "compression": [("gzip", ValueError), (True, ValueError)],
+    "proxy": [("ftp://p", ValueError), (3128, TypeError)],
+    "close_timeout": [(-1, ValueError), ("2", TypeError)],
 }
 
 BAD_CASES = [
@@ -691,3 +701,163 @@ def test_any_float_is_accepted_or_rejected_with_a_named_error(value: float) -> N
             make(reconnect_interval=value)
     else:
         assert make(reconnect_interval=value).reconnect_interval == value
+
+
+# ------------------------------------------------------------------ revision 2
+
+
+def test_close_timeout_default_is_the_exported_constant() -> None:
+    assert make().close_timeout == pw.CLOSE_TIMEOUT == 2.0
+
+
+@pytest.mark.parametrize("value", [-1, "2", float("nan")])
+def test_close_timeout_must_be_seconds(value: Any) -> None:
+    with pytest.raises((ValueError, TypeError), match=r"^close_timeout"):
+        make(close_timeout=value)
+
+
+def test_transport_names() -> None:
+    assert make(transport="trio-websocket").transport == "trio-websocket"
+    with pytest.raises(ValueError, match=r"^transport"):
+        make(transport="aiohttp")
+
+
+def test_deflate_needs_the_websockets_transport() -> None:
+    with pytest.raises(ValueError, match=r"compression.*transport") as info:
+        make(compression="deflate")
+    assert "trio-websocket" in str(info.value)
+    with pytest.raises(ValueError, match=r"^compression"):
+        make(compression="gzip", transport="websockets")
+
+
+@pytest.mark.parametrize(
+    "proxy",
+    [
+        None,
+        True,
+        "http://proxy:3128",
+        "https://u:p@proxy",
+        "socks5://p:1080",
+        "socks5h://p",
+        "socks4://p:1080",
+    ],
+)
+def test_proxy_values(proxy: Any) -> None:
+    assert make(proxy=proxy).proxy == proxy
+
+
+@pytest.mark.parametrize("proxy", ["ftp://proxy", "proxy:3128", "http://", "http://p:99999"])
+def test_bad_proxy_urls_are_refused(proxy: str) -> None:
+    with pytest.raises(ValueError, match=r"^proxy"):
+        make(proxy=proxy)
+
+
+def test_proxy_credentials_stay_out_of_the_error() -> None:
+    with pytest.raises(ValueError, match=r"^proxy") as info:
+        make(proxy="ftp://user:hunter2@proxy")
+    assert "hunter2" not in str(info.value)
+
+
+@pytest.mark.parametrize("proxy", [False, 3128, b"http://p"])
+def test_proxy_types(proxy: Any) -> None:
+    with pytest.raises(TypeError, match=r"^proxy"):
+        make(proxy=proxy)
+
+
+# ------------------------------------------------------------- protocols are tokens
+
+
+@pytest.mark.parametrize(
+    "bad",
+    ["a,b", "a b", "chat\r\nX-Injected: 1", "", "chät", "a;b", '"quoted"', "a\tb", "x/y"],
+)
+def test_protocols_must_be_rfc7230_tokens(bad: str) -> None:
+    with pytest.raises(ValueError, match=r"^protocols: ") as info:
+        make(protocols=["chat", bad])
+    assert repr(bad) in str(info.value)
+
+
+def test_every_token_character_is_a_valid_protocol() -> None:
+    weird = "!#$%&'*+-.^_`|~09azAZ"
+    assert make(protocols=["wamp.2.json", "v1.chat", weird]).protocols == (
+        "wamp.2.json",
+        "v1.chat",
+        weird,
+    )
+
+
+# --------------------------------------------------------------- repr redacts secrets
+
+
+def test_repr_redacts_credentials_and_keeps_the_rest() -> None:
+    options = make(
+        url="wss://alice:hunter2@panel.example:8443/ws?token=tok123&server=s1",
+        fallback_urls=["wss://backup.example/ws?access_token=tok456"],
+        headers={
+            "Authorization": "Bearer tok789",
+            "cookie": "session=sess1",
+            "Proxy-Authorization": "Basic cHc=",
+            "X-Api-Key": "key1",
+            "X-AUTH-TOKEN": "tok0",
+            "Client-Secret": "sec1",
+            "Origin": "https://panel.example",
+        },
+    )
+    text = repr(options)
+    for secret in ("alice", "hunter2", "tok123", "s1", "tok456", "tok789", "sess1", "cHc="):
+        assert secret not in text
+    for secret in ("key1", "tok0", "sec1"):
+        assert secret not in text
+    assert str(options) == text
+    assert "wss://***@panel.example:8443/ws?token=***&server=***" in text
+    assert "('Origin', 'https://panel.example')" in text  # not a credential
+    assert "('Authorization', '***')" in text
+    assert "heartbeat_interval=30.0" in text  # everything else as attrs shows it
+    assert text.startswith("WSConnectionOptions(url=")
+
+
+_SECRET = st.text("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789", min_size=8)
+_SECRET_HEADER = st.one_of(
+    st.sampled_from(["Authorization", "Cookie", "Proxy-Authorization"]),
+    st.builds(
+        "{}{}{}".format,
+        st.sampled_from(["", "X-", "My-Api-"]),
+        st.sampled_from(["token", "key", "secret"]),
+        st.sampled_from(["", "-2", "_id"]),
+    ),
+).flatmap(lambda name: st.sampled_from([name, name.lower(), name.upper(), name.title()]))
+
+
+@given(
+    user=_SECRET,
+    password=_SECRET,
+    query_value=_SECRET,
+    fallback_value=_SECRET,
+    header_name=_SECRET_HEADER,
+    header_value=_SECRET,
+)
+def test_no_generated_secret_appears_in_the_repr(
+    user: str,
+    password: str,
+    query_value: str,
+    fallback_value: str,
+    header_name: str,
+    header_value: str,
+) -> None:
+    options = make(
+        url=f"wss://{user}:{password}@host.example/ws?token={query_value}",
+        fallback_urls=[f"wss://{user}@other.example/?{fallback_value}"],
+        headers=[(header_name, f"Bearer {header_value}"), ("Origin", "https://o.example")],
+    )
+    plain = repr(make(url="wss://host.example/ws", fallback_urls=["wss://other.example/"]))
+    text = repr(options)
+    for secret in (user, password, query_value, fallback_value, header_value):
+        if secret not in plain:  # a "secret" that is a word of every repr proves nothing
+            assert secret not in text
+
+
+def test_repr_redacts_proxy_credentials() -> None:
+    text = repr(make(proxy="socks5h://bob:s3cretpw@proxy.example:1080"))
+    assert "proxy='socks5h://***@proxy.example:1080'" in text
+    assert "bob" not in text
+    assert "s3cretpw" not in text

@@ -198,7 +198,7 @@ async def test_send_and_wait_response_times_out(
         with pytest.raises(pw.ResponseTimeout):
             await ws.send_and_wait_response("x", lambda m: m == "never", timeout=2.5)
         assert trio.current_time() - start == pytest.approx(2.5)
-        assert ws._waiters == []
+        assert ws.statistics().response_waiters == 0
 
 
 async def test_send_and_wait_response_fails_at_once_when_the_link_drops(

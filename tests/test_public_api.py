@@ -24,7 +24,7 @@ CORE_MODULES = sorted(
     if path.name != "_cli.py" and (path.name == "__init__.py" or not path.name.startswith("__"))
 )
 ALL_MODULES = sorted(PACKAGE_DIR.rglob("*.py"))
-SANS_IO = ["_backoff", "_options", "_queue", "_exceptions"]
+SANS_IO = ["_backoff", "_options", "_queue", "_exceptions", "_retry", "_handle"]
 
 
 # -------------------------------------------------------------------- __all__
@@ -324,12 +324,12 @@ def _within(imported: set[str], forbidden: str) -> set[str]:
 
 def test_core_module_list() -> None:
     names = {path.name for path in CORE_MODULES}
-    assert {"__init__.py", "_connection.py", "_options.py", "_transport.py"} <= names
+    assert {"__init__.py", "_manager.py", "_options.py", "_cycle.py", "_live.py"} <= names
     assert not names & {"_cli.py", "__main__.py"}
 
 
 def test_import_parser_sees_relative_imports() -> None:
-    imported = _imports(PACKAGE_DIR / "_connection.py")
+    imported = _imports(PACKAGE_DIR / "_cycle.py")
     assert "trio_pterows._backoff" in imported
     assert "trio" in imported
     assert "trio_pterows._options.redact_url" in imported
@@ -358,6 +358,71 @@ def test_nothing_imports_the_cli() -> None:
             continue
         bad = _within(_imports(path), "trio_pterows._cli")
         assert bad == set(), f"{path} imports the CLI"
+
+
+#: The core, bottom to top (DESIGN §1): a module imports only modules before it.
+CORE_LAYERS = [
+    "_version",
+    "_exceptions",
+    "_backoff",
+    "_retry",
+    "_codec",
+    "_queue",
+    "_metrics",
+    "_handle",
+    "_options",
+    "_log",
+    "_events",
+    "_util",
+    "_state",
+    "_context",
+    "transports._base",
+    "transports._stream",
+    "transports._trio_websocket",
+    "transports",
+    "_receive",
+    "_heartbeat",
+    "_send",
+    "_live",
+    "_cycle",
+    "_lifecycle",
+    "_manager",
+    "",  # __init__
+]
+
+
+def _layer_path(name: str) -> Path:
+    if name in ("", "transports"):
+        return PACKAGE_DIR / name / "__init__.py"
+    return PACKAGE_DIR / (name.replace(".", "/") + ".py")
+
+
+def test_every_core_module_has_a_layer() -> None:
+    listed = {_layer_path(name) for name in CORE_LAYERS}
+    core = {p for p in CORE_MODULES if p.name != "__main__.py"}
+    core |= set((PACKAGE_DIR / "transports").glob("*.py"))
+    # transports modules other engines add (websockets, proxy) sit beside _trio_websocket
+    unlisted = {p for p in core - listed if p.parent.name != "transports"}
+    assert unlisted == set()
+
+
+@pytest.mark.parametrize("index", range(len(CORE_LAYERS)), ids=lambda i: CORE_LAYERS[i] or "init")
+def test_core_imports_only_downward(index: int) -> None:
+    name = CORE_LAYERS[index]
+    below = {f"trio_pterows.{n}".rstrip(".") for n in CORE_LAYERS[:index]}
+    below.add("trio_pterows")  # `from . import x` (package) when x is below
+    imported = {
+        i for i in _imports(_layer_path(name)) if i.startswith("trio_pterows") and _is_module(i)
+    }
+    above = {i for i in imported if i not in below and i != f"trio_pterows.{name}".rstrip(".")}
+    if name == "":
+        above = {i for i in above if not i.startswith(("trio_pterows.pterodactyl",))}
+    assert above == set(), f"{name or '__init__'} imports {sorted(above)} from above it"
+
+
+def _is_module(name: str) -> bool:
+    path = PACKAGE_DIR.parent / name.replace(".", "/")
+    return path.with_suffix(".py").is_file() or (path / "__init__.py").is_file()
 
 
 def _package_closure(start: str) -> set[str]:

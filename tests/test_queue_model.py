@@ -172,7 +172,7 @@ def test_queue_model_settled(config: Config, program: list[tuple[Any, ...]]) -> 
                         if ws.is_connected:  # a connected, settled manager has flushed
                             expected.extend(model)
                             model.clear()
-                        assert ws._queue.snapshot() == [str(s) for s in model]
+                        assert list(ws.statistics().queued_messages) == [str(s) for s in model]
                         assert recorder.received == expected
                         assert ws.get_metrics().dropped == dropped
                     await ws.wait_flushed()
@@ -243,10 +243,10 @@ async def run_interleaved(config: Config, program: list[tuple[Any, ...]]) -> Non
                     if kind == "send":
                         seq = next(seqs)
                         # Read synchronously before send(): nothing runs in between.
-                        snapshot = ws._queue.snapshot()
+                        snapshot = list(ws.statistics().queued_messages)
                         to_queue = ws.connection is None or bool(snapshot)
                         full = to_queue and len(snapshot) >= config.limit
-                        dropped_before = ws._queue.dropped
+                        dropped_before = ws.statistics().queue_dropped
                         try:
                             await ws.send(str(seq))
                         except pw.QueueFull:
@@ -260,7 +260,7 @@ async def run_interleaved(config: Config, program: list[tuple[Any, ...]]) -> Non
                             ledger.victims.add(int(snapshot[0]))  # type: ignore[call-overload]
                         elif full:
                             ledger.victims.add(seq)
-                        elif ws._queue.dropped != dropped_before:
+                        elif ws.statistics().queue_dropped != dropped_before:
                             # A direct write that failed is put back in front; with a
                             # limit of 0 it cannot stay.
                             assert not to_queue
@@ -273,7 +273,7 @@ async def run_interleaved(config: Config, program: list[tuple[Any, ...]]) -> Non
                     elif kind == "connect":
                         await connect(ws, config)
                     elif kind == "clear":
-                        before = [int(s) for s in ws._queue.snapshot()]  # type: ignore[call-overload]
+                        before = [int(s) for s in list(ws.statistics().queued_messages)]  # type: ignore[call-overload]
                         assert ws.clear_message_queue() == len(before)
                         ledger.cleared.update(before)
                     elif kind == "sleep":

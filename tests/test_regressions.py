@@ -143,8 +143,9 @@ async def test_error_reports_for_dropped_async_events_do_not_recurse(
             await ws.connect()
             for i in range(200):
                 await ws.send(str(i))
-            while ws.get_metrics().messages_received < 200:
-                await trio.sleep(0.001)
+            # Echoed in order: once the last one is back, all 200 were received.
+            await ws.send_and_wait_response("last", lambda message: message == "last")
+            assert ws.get_metrics().messages_received == 201
             assert ws.is_connected
             assert ws.get_metrics().dropped > 0
 
@@ -349,7 +350,7 @@ async def test_interrupted_on_connect_closes_its_socket_and_leaves_no_connection
             await trio.testing.wait_all_tasks_blocked()
             assert len(ended) == 1, "the server still sees the half-set-up connection"
             assert ws.state is pw.ConnectionState.CLOSED
-            assert ws._live is None
+            assert ws.statistics().connection is None
             if how == "aclose":
                 # connect() says why it gave up, and that was not a network failure.
                 (failure,) = failures

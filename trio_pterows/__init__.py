@@ -9,10 +9,6 @@ client for the Pterodactyl / Pelican game-server console.
 from __future__ import annotations
 
 from ._backoff import reconnect_delay as reconnect_delay
-from ._connection import CLOSE_TIMEOUT as CLOSE_TIMEOUT
-from ._connection import DRAIN_GRACE as DRAIN_GRACE
-from ._connection import AdvancedWebSocket as AdvancedWebSocket
-from ._connection import open_websocket as open_websocket
 from ._events import DROP as DROP
 from ._events import CloseEvent as CloseEvent
 from ._events import ConnectionState as ConnectionState
@@ -30,14 +26,21 @@ from ._events import Subscription as Subscription
 from ._exceptions import ConnectionFailed as ConnectionFailed
 from ._exceptions import ConnectionLost as ConnectionLost
 from ._exceptions import Destroyed as Destroyed
+from ._exceptions import HandshakeError as HandshakeError
 from ._exceptions import NotConnected as NotConnected
 from ._exceptions import PterowsError as PterowsError
 from ._exceptions import QueueFull as QueueFull
 from ._exceptions import ResponseTimeout as ResponseTimeout
+from ._handle import Connection as Connection
+from ._handle import ManagerStatistics as ManagerStatistics
+from ._manager import CLOSE_TIMEOUT as CLOSE_TIMEOUT
+from ._manager import AdvancedWebSocket as AdvancedWebSocket
+from ._manager import open_websocket as open_websocket
 from ._metrics import LatencyStats as LatencyStats
 from ._metrics import WSMetrics as WSMetrics
 from ._options import WSConnectionOptions as WSConnectionOptions
 from ._options import redact_url as redact_url
+from ._receive import DRAIN_GRACE as DRAIN_GRACE
 from ._version import __version__ as __version__
 
 __all__ = [
@@ -46,6 +49,7 @@ __all__ = [
     "DROP",
     "AdvancedWebSocket",
     "CloseEvent",
+    "Connection",
     "ConnectionFailed",
     "ConnectionLost",
     "ConnectionState",
@@ -53,7 +57,9 @@ __all__ = [
     "ErrorEvent",
     "Event",
     "EventType",
+    "HandshakeError",
     "LatencyStats",
+    "ManagerStatistics",
     "MessageEvent",
     "NotConnected",
     "OpenEvent",

@@ -32,9 +32,9 @@ import httpx
 import trio
 
 from . import __version__
-from ._connection import AdvancedWebSocket
 from ._events import CloseEvent, OpenEvent, ReconnectAttemptEvent
 from ._exceptions import ConnectionFailed, PterowsError
+from ._manager import AdvancedWebSocket
 from ._metrics import LatencyStats
 from ._options import WSConnectionOptions, redact_url
 from .pterodactyl import (

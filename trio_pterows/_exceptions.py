@@ -8,15 +8,17 @@ No :class:`ExceptionGroup` escapes the public API for a single failure.
 
     PterowsError
     ├── ConnectionFailed        connect() gave up; .attempts = [(url, exception), ...]
+    ├── HandshakeError          (in .attempts) the server refused the upgrade; .status_code
     ├── NotConnected            send() while closed and queue_messages is off
-    │   └── ConnectionLost      the connection dropped under a waiting call
+    │   └── ConnectionLost      the connection dropped; .code, .reason, .fatal
     ├── QueueFull               the outgoing queue is full (message_queue_overflow="reject")
     ├── ResponseTimeout         send_and_wait_response() saw no matching reply in time
     ├── Destroyed               the manager was closed for good (aclose / leaving `async with`)
     ├── PanelAPIError           (pterodactyl) a panel request failed; .status_code
     └── ConsoleClosed           (pterodactyl) the node ended the session for good; .code, .reason
 
-``ResponseTimeout`` also subclasses :class:`TimeoutError`, so ``except TimeoutError``
+``HandshakeError`` also subclasses :class:`ConnectionError` and ``ResponseTimeout``
+:class:`TimeoutError`, so ``except TimeoutError``
 keeps working for code written against other libraries.
 """
 
@@ -26,6 +28,7 @@ __all__ = [
     "ConnectionFailed",
     "ConnectionLost",
     "Destroyed",
+    "HandshakeError",
     "NotConnected",
     "PterowsError",
     "QueueFull",
@@ -68,12 +71,59 @@ class ConnectionFailed(PterowsError):
         return "\n".join(lines)
 
 
+class HandshakeError(PterowsError, ConnectionError):
+    """The server did not open a WebSocket: the message names the cause.
+
+    Found in :attr:`ConnectionFailed.attempts`. ``status_code`` is the HTTP status of a
+    refusal (None when the response was not a refusal but a bad upgrade: a wrong
+    ``Sec-WebSocket-Accept``, an unrequested subprotocol or extension, or the stream
+    closing mid-handshake). ``body`` is the start of the refusal's body (at most 4 KiB:
+    no more is read, whatever its Content-Length).
+    """
+
+    def __init__(self, message: str, *, status_code: int | None = None, body: bytes = b"") -> None:
+        super().__init__(message)
+        self.status_code: int | None = status_code
+        self.body: bytes = body
+
+    def __reduce__(self) -> tuple[object, ...]:
+        message = self.args[0] if self.args else ""
+        return (_rebuild_handshake, (message, self.status_code, self.body))
+
+
+def _rebuild_handshake(message: str, status_code: int | None, body: bytes) -> HandshakeError:
+    return HandshakeError(message, status_code=status_code, body=body)
+
+
 class NotConnected(PterowsError):
     """The connection is not open and the message could not be queued."""
 
 
 class ConnectionLost(NotConnected):
-    """The connection dropped while a call was waiting on it."""
+    """The connection dropped (under a waiting call, or for good when iterating).
+
+    ``code`` and ``reason`` are those of the close (None / "" when the connection was
+    lost without a close frame or before it opened); ``fatal`` is true when the code is
+    one of ``fatal_close_codes`` (no reconnect follows).
+    """
+
+    def __init__(
+        self, message: str, *, code: int | None = None, reason: str = "", fatal: bool = False
+    ) -> None:
+        super().__init__(message)
+        self.code: int | None = code
+        self.reason: str = reason
+        self.fatal: bool = fatal
+
+    def __reduce__(self) -> tuple[object, ...]:
+        return (
+            _rebuild_lost,
+            (self.args[0] if self.args else "", self.code, self.reason, self.fatal),
+        )
+
+
+def _rebuild_lost(message: str, code: int | None, reason: str, fatal: bool) -> ConnectionLost:
+    return ConnectionLost(message, code=code, reason=reason, fatal=fatal)
 
 
 class QueueFull(PterowsError):

@@ -23,6 +23,10 @@ __all__ = ["WSConnectionOptions", "redact_url", "split_url"]
 T = TypeVar("T")
 
 HeartbeatMode = Literal["message", "protocol"]
+TransportName = Literal["trio-websocket", "websockets"]
+Compression = Literal["deflate"]
+TRANSPORTS: tuple[str, ...] = ("trio-websocket", "websockets")
+PROXY_SCHEMES = ("http", "https", "socks5", "socks5h", "socks4")
 IncomingOverflow = Literal["drop-oldest", "block"]
 #: ``(level, *args)`` — the seed's logger callback shape.
 LoggerCallback = Callable[..., object]
@@ -221,8 +225,15 @@ def _to_protocols(value: Any) -> tuple[str, ...] | None:
         )
     result = tuple(items)
     for item in result:
-        if not isinstance(item, str) or not item:
-            raise TypeError(f"protocols: every subprotocol must be a non-empty str, got {item!r}")
+        if not isinstance(item, str):
+            raise TypeError(f"protocols: every subprotocol must be a str, got {item!r}")
+        if not item or not all(c in _TOKEN_CHARS for c in item):
+            # RFC 6455 §4.1: each subprotocol is an RFC 7230 token; "a,b" would offer two,
+            # CR/LF would inject headers.
+            raise ValueError(
+                f"protocols: {item!r} is not a subprotocol name (an RFC 7230 token: "
+                "ASCII letters, digits and !#$%&'*+-.^_`|~, no spaces or commas)"
+            )
     return result
 
 
@@ -282,10 +293,83 @@ def _to_codes(value: Any) -> frozenset[int]:
     return codes or _NO_CODES  # one shared empty set instead of one per connection
 
 
+def _proxy(_: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
+    if value is None or value is True:
+        return
+    if not isinstance(value, str):
+        raise TypeError(
+            f"proxy: expected None, True or a proxy URL string, got {type(value).__name__}"
+        )
+    try:
+        parts = urllib.parse.urlsplit(value)
+        parts.port  # noqa: B018 - validates the port
+    except ValueError as exc:
+        raise ValueError(f"proxy: invalid URL {redact_url(value)!r}: {exc}") from None
+    if parts.scheme.lower() not in PROXY_SCHEMES or not parts.hostname:
+        raise ValueError(
+            f"proxy: expected {', '.join(s + '://host:port' for s in PROXY_SCHEMES)}, "
+            f"got {redact_url(value)!r}"
+        )
+
+
 def _heartbeat_interval(value: Any) -> float | None:
     if value is None or (_is_number(value) and value == 0):
         return None
     return value  # type: ignore[no-any-return]
+
+
+# ------------------------------------------------------------------------ repr
+
+#: Header names whose values are always credentials (lower case).
+_SECRET_HEADERS = frozenset({"authorization", "cookie", "proxy-authorization"})
+#: Any header whose name contains one of these (case-insensitive) is a credential too.
+_SECRET_WORDS = ("token", "key", "secret")
+_REDACTED = "***"
+
+
+def _repr_url(url: object) -> str:
+    """``url`` for a repr: userinfo and every query value (and a fragment) replaced by
+    ``***``; the query's names stay, so the repr still tells which URL it is."""
+    if not isinstance(url, str):
+        return repr(url)
+    try:
+        parts = urllib.parse.urlsplit(url)
+    except ValueError:
+        return repr("<unparseable URL>")
+    netloc = parts.netloc
+    if "@" in netloc:
+        netloc = f"{_REDACTED}@{netloc.rpartition('@')[2]}"
+    query = "&".join(
+        f"{name}={_REDACTED}" if sep else _REDACTED
+        for name, sep, _ in (item.partition("=") for item in parts.query.split("&") if item)
+    )
+    fragment = _REDACTED if parts.fragment else ""
+    return repr(urllib.parse.urlunsplit((parts.scheme, netloc, parts.path, query, fragment)))
+
+
+def _is_secret_header(name: str) -> bool:
+    lower = name.lower()
+    return lower in _SECRET_HEADERS or any(word in lower for word in _SECRET_WORDS)
+
+
+def _repr_headers(headers: tuple[tuple[str, str], ...]) -> str:
+    return repr(
+        tuple((name, _REDACTED if _is_secret_header(name) else value) for name, value in headers)
+    )
+
+
+def _repr_urls(urls: tuple[str, ...]) -> str:
+    shown = [_repr_url(url) for url in urls]
+    return f"({shown[0]},)" if len(shown) == 1 else f"({', '.join(shown)})"
+
+
+#: Fields whose values may carry credentials, and how a repr shows them.
+_REPR_AS: dict[str, Callable[[Any], str]] = {
+    "url": _repr_url,
+    "fallback_urls": _repr_urls,
+    "proxy": _repr_url,  # a proxy URL may carry user:password (a bool stays as it is)
+    "headers": _repr_headers,
+}
 
 
 # ------------------------------------------------------------------------- options
@@ -399,8 +483,23 @@ class WSConnectionOptions:
     allow_insecure_fallback: bool = attrs.field(default=False, validator=_bool)
     #: Bytes read from the socket per receive call.
     receive_buffer_size: int = attrs.field(default=64 * 1024, validator=_count(minimum=1))
+    #: The wire engine: "trio-websocket" (default) or "websockets".
+    transport: TransportName = attrs.field(default="trio-websocket", validator=_one_of(TRANSPORTS))
+    #: None or "deflate" (permessage-deflate, RFC 7692; needs transport="websockets").
+    compression: Compression | None = attrs.field(
+        default=None, validator=attrs.validators.optional(_one_of(("deflate",)))
+    )
+    #: None, True (read the environment as curl does) or an http/https/socks proxy URL.
+    proxy: str | bool | None = attrs.field(default=None, validator=_proxy)
+    #: Bound of every closing handshake, either side's (then the stream is closed).
+    close_timeout: float = attrs.field(default=2.0, validator=_seconds())
 
     def __attrs_post_init__(self) -> None:
+        if self.compression is not None and self.transport == "trio-websocket":
+            raise ValueError(
+                f"compression: {self.compression!r} needs transport='websockets' "
+                "(transport='trio-websocket' cannot negotiate extensions)"
+            )
         if self.allow_insecure_fallback:
             return
         if split_url(self.url)[0]:
@@ -426,3 +525,14 @@ class WSConnectionOptions:
         if unknown:
             raise TypeError(f"unknown option(s): {', '.join(unknown)}")
         return attrs.evolve(self, **changes)
+
+    def __repr__(self) -> str:
+        """Every option, credentials redacted: URL userinfo and query values (``url``,
+        ``fallback_urls``, ``proxy``) and the values of ``Authorization``, ``Cookie``,
+        ``Proxy-Authorization`` and any header whose name contains "token", "key" or
+        "secret"."""
+        fields = ", ".join(
+            f"{field.name}={_REPR_AS.get(field.name, repr)(getattr(self, field.name))}"
+            for field in attrs.fields(type(self))
+        )
+        return f"{type(self).__name__}({fields})"

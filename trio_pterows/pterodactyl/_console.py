@@ -25,11 +25,11 @@ from typing import Any
 import httpx
 import trio
 
-from .._connection import AdvancedWebSocket
 from .._events import DROP, CloseEvent
 from .._exceptions import ConnectionLost, NotConnected, PterowsError, ResponseTimeout
+from .._manager import AdvancedWebSocket
 from .._options import WSConnectionOptions, _to_headers
-from .._transport import StreamOpener
+from ..transports._stream import StreamOpener
 from ._exceptions import ConsoleClosed, PanelAPIError
 from ._panel import Credentials, fetch_credentials, origin_for, websocket_endpoint
 from ._protocol import (
@@ -263,11 +263,9 @@ class Console:
                 lambda event: isinstance(event, (AuthSuccess, JwtError)),
                 timeout=ws.options.connection_timeout,
             )
-        except ConnectionLost:
-            live = ws._live
-            closed = live.conn.closed if live is not None else None
-            if closed is not None and is_final_close(closed.code, closed.reason):
-                self._final = ConsoleClosed(closed.code, closed.reason or "")
+        except ConnectionLost as lost:
+            if lost.code is not None and is_final_close(lost.code, lost.reason):
+                self._final = ConsoleClosed(lost.code, lost.reason)
                 raise self._final from None
             raise
         if isinstance(reply, JwtError):

@@ -37,6 +37,8 @@ from typing import Protocol
 import attrs
 import trio
 
+from .._exceptions import HandshakeError
+
 __all__ = [
     "MAX_REJECTION_BODY",
     "CloseInfo",
@@ -78,21 +80,6 @@ class TransportClosed(Exception):
         self.info = info
         text = f"{info.code} {info.reason}".strip() if info is not None else "lost"
         super().__init__(f"the connection is closed ({text})")
-
-
-class HandshakeError(ConnectionError):
-    """The server did not open a WebSocket: the message names the cause.
-
-    ``status_code`` is the HTTP status of a refusal (None when the response was not a
-    refusal but a bad upgrade: wrong ``Sec-WebSocket-Accept``, an unrequested
-    subprotocol or extension). ``body`` is the start of the refusal's body (at most
-    :data:`MAX_REJECTION_BODY` bytes).
-    """
-
-    def __init__(self, message: str, *, status_code: int | None = None, body: bytes = b"") -> None:
-        super().__init__(message)
-        self.status_code = status_code
-        self.body = body
 
 
 @attrs.frozen(kw_only=True)

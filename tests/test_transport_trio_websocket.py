@@ -1,7 +1,9 @@
-"""trio_pterows._transport hooks into trio-websocket internals: check they are still there.
+"""The "trio-websocket" transport (trio_pterows/transports/_trio_websocket.py).
 
-If this file fails after a trio-websocket upgrade, read trio_pterows/_transport.py
-against the new trio_websocket/_impl.py before moving the pin in pyproject.toml.
+It hooks into trio-websocket internals: the first half checks they are still there.
+If this file fails after a trio-websocket upgrade, read the transport module against
+the new trio_websocket/_impl.py before moving the pin in pyproject.toml. The second
+half drives the transport through the seam with a wsproto server written by hand.
 """
 
 from __future__ import annotations
@@ -32,19 +34,34 @@ from wsproto.events import (
     TextMessage,
 )
 
-from trio_pterows._transport import ManagedConnection
+from trio_pterows.transports._base import (
+    CloseInfo,
+    HandshakeParams,
+    TransportClosed,
+    TransportConnection,
+)
+from trio_pterows.transports._trio_websocket import TrioWebSocketConnection
 
 PYPROJECT = Path(__file__).resolve().parents[1] / "pyproject.toml"
 EXPECTED_PIN = ">=0.12.2,<0.13"
 
-#: Methods _transport.py calls or overrides; all are coroutine functions.
+#: Methods the transport calls or overrides; all are coroutine functions.
 ASYNC_METHODS = [
     "_reader_task",
     "_handle_message_event",
     "_handle_pong_event",
     "_handle_accept_connection_event",
+    "_handle_close_connection_event",
+    "_handle_reject_data_event",
     "_send",
     "_abort_web_socket",
+]
+HANDLERS = [
+    "_handle_message_event",
+    "_handle_pong_event",
+    "_handle_accept_connection_event",
+    "_handle_close_connection_event",
+    "_handle_reject_data_event",
 ]
 
 
@@ -55,9 +72,7 @@ def test_private_methods_exist_and_are_async(name: str) -> None:
     assert inspect.iscoroutinefunction(method)
 
 
-@pytest.mark.parametrize(
-    "name", ["_handle_message_event", "_handle_pong_event", "_handle_accept_connection_event"]
-)
+@pytest.mark.parametrize("name", HANDLERS)
 def test_event_handlers_take_one_event(name: str) -> None:
     params = list(inspect.signature(getattr(WebSocketConnection, name)).parameters)
     assert params == ["self", "event"]
@@ -75,7 +90,7 @@ def test_reader_dispatches_through_overridable_handlers() -> None:
     # ManagedConnection's overrides only take effect if the reader looks the handlers up
     # on self (a handlers table built from bound methods), not on the base class.
     source = inspect.getsource(WebSocketConnection._reader_task)
-    for name in ("_handle_message_event", "_handle_pong_event", "_handle_accept_connection_event"):
+    for name in HANDLERS:
         assert f"self.{name}" in source
 
 
@@ -133,6 +148,15 @@ def test_instance_attributes_have_the_expected_shapes() -> None:
     assert conn._reader_running is True
     assert conn._close_reason is None
     assert conn.closed is None
+    assert conn._reject_body == b""
+    assert hasattr(conn, "_reject_status")
+    assert hasattr(conn, "_reject_headers")
+
+
+def test_wsproto_connection_has_the_hooks_we_use() -> None:
+    ws = WSConnection(ConnectionType.CLIENT)
+    assert ws.connection is None  # None until the upgrade completed
+    assert list(inspect.signature(WSConnection.receive_data).parameters) == ["self", "data"]
 
 
 # ------------------------------------------------------------ behaviour of hooks
@@ -158,58 +182,83 @@ class FakeServer:
         await self.stream.send_all(b"".join(self.ws.send(event) for event in events))
 
 
-def _managed(stream: trio.abc.Stream, max_message_size: int = 1024) -> tuple[Any, dict[str, Any]]:
-    seen: dict[str, Any] = {"messages": [], "pongs": [], "interrupted": []}
-    got_message = trio.Event()
-    seen["got_message"] = got_message
+class Handler:
+    """The manager's side of the seam, recording what the transport reports."""
 
-    async def on_message(message: str | bytes) -> None:
-        seen["messages"].append(message)
-        got_message.set()
+    def __init__(self) -> None:
+        self.messages: list[str | bytes] = []
+        self.pongs: list[bytes] = []
+        self.interrupted: list[object] = []
+        self.ended: list[object] = []
+        self.got_message = trio.Event()
 
-    conn = ManagedConnection(
-        stream,
-        host="example.com",
-        path="/socket?x=1",
+    async def on_message(self, data: str | bytes) -> None:
+        self.messages.append(data)
+        self.got_message.set()
+        self.got_message = trio.Event()
+
+    def on_pong(self, payload: bytes) -> None:
+        self.pongs.append(payload)
+
+    def on_write_interrupted(self, conn: TransportConnection) -> None:
+        self.interrupted.append(conn)
+
+    def on_end(self, conn: TransportConnection) -> None:
+        self.ended.append(conn)
+
+
+def _params(max_message_size: int = 1024, close_timeout: float = 2.0) -> HandshakeParams:
+    return HandshakeParams(
+        host_header="example.com",
+        resource="/socket?x=1",
         subprotocols=("chat",),
-        extra_headers=[(b"Origin", b"https://example.com")],
+        headers=(("Origin", "https://example.com"),),
         max_message_size=max_message_size,
         receive_buffer_size=4096,
-        on_message=on_message,
-        on_pong=seen["pongs"].append,
-        on_write_interrupted=seen["interrupted"].append,
+        close_timeout=close_timeout,
     )
-    return conn, seen
 
 
-async def _open(server: FakeServer, conn: ManagedConnection) -> Request:
+def _managed(
+    stream: trio.abc.Stream, nursery: Any = None, max_message_size: int = 1024
+) -> tuple[TrioWebSocketConnection, Handler]:
+    handler = Handler()
+    conn = TrioWebSocketConnection(stream, _params(max_message_size), handler, nursery)
+    return conn, handler
+
+
+async def _open(server: FakeServer, conn: TrioWebSocketConnection) -> Request:
     request = await server.next_event()
     assert isinstance(request, Request)
     await server.send(AcceptConnection(subprotocol="chat"))
-    await conn.pw_ready.wait()
-    assert conn._open_handshake.is_set()
+    await conn._pw.ready.wait()
+    conn.check_opened()
     return request
 
 
 @contextlib.asynccontextmanager
 async def _running(
     max_message_size: int = 1024,
-) -> AsyncIterator[tuple[FakeServer, ManagedConnection, dict[str, Any], Request]]:
-    """A ManagedConnection whose reader runs and whose handshake the server accepted;
+) -> AsyncIterator[tuple[FakeServer, TrioWebSocketConnection, Handler, Request]]:
+    """A connection whose reader runs and whose handshake the server accepted;
     the reader is cancelled at the end (bounded: 5 s in all)."""
     client_stream, server_stream = trio.testing.memory_stream_pair()
     server = FakeServer(server_stream)
-    conn, seen = _managed(client_stream, max_message_size)
     with trio.fail_after(5):
         async with trio.open_nursery() as nursery:
-            nursery.start_soon(conn.pw_run_reader)
+            conn, handler = _managed(client_stream, nursery, max_message_size)
+            nursery.start_soon(conn.run_reader)
             request = await _open(server, conn)
-            yield server, conn, seen, request
+            yield server, conn, handler, request
             nursery.cancel_scope.cancel()
 
 
-async def test_managed_connection_receives_through_its_hooks() -> None:
+async def test_the_connection_receives_through_its_hooks() -> None:
     async with _running() as (server, conn, seen, request):
+        assert conn.transport_name == "trio-websocket"
+        assert conn.subprotocol == "chat"
+        assert conn.extensions == ()
+        assert conn.close_info is None
         assert request.target == "/socket?x=1"
         assert request.subprotocols == ["chat"]
         assert (b"origin", b"https://example.com") in [
@@ -218,25 +267,23 @@ async def test_managed_connection_receives_through_its_hooks() -> None:
 
         # A fragmented text message arrives whole, through _handle_message_event.
         await server.send(TextMessage("hel", message_finished=False), TextMessage("lo"))
-        await seen["got_message"].wait()
-        assert seen["messages"] == ["hello"]
-        seen["got_message"] = trio.Event()
+        await seen.got_message.wait()
+        assert seen.messages == ["hello"]
         await server.send(BytesMessage(b"\x00", message_finished=False), BytesMessage(b"\xff"))
-        while len(seen["messages"]) < 2:
-            await trio.testing.wait_all_tasks_blocked()
-        assert seen["messages"] == ["hello", b"\x00\xff"]
+        await seen.got_message.wait()
+        assert seen.messages == ["hello", b"\x00\xff"]
         assert conn._message_parts == []
         assert conn._message_size == 0
 
         # A pong goes through _handle_pong_event; our ping goes out through _send.
-        await conn.pw_send_ping(b"beat-1")
+        await conn.ping(b"beat-1")
         ping = await server.next_event()
         assert isinstance(ping, Ping)
         assert ping.payload == b"beat-1"
         await server.send(Pong(payload=b"beat-1"))
-        while not seen["pongs"]:
-            await trio.testing.wait_all_tasks_blocked()
-        assert seen["pongs"] == [b"beat-1"]
+        await server.send(TextMessage("after the pong"))
+        await seen.got_message.wait()  # frames are handled in order
+        assert seen.pongs == [b"beat-1"]
 
         # The peer closes: the client answers, the server drops TCP, the reader stops.
         await server.send(CloseConnection(code=1000, reason="bye"))
@@ -244,38 +291,48 @@ async def test_managed_connection_receives_through_its_hooks() -> None:
         assert isinstance(answer, CloseConnection)
         assert answer.code == 1000
         await server.stream.aclose()
-        await conn.pw_reader_done.wait()
-        assert conn.pw_reader_error is None
-        assert conn.closed is not None
-        assert conn.closed.code == 1000
-        assert seen["interrupted"] == []
-        with pytest.raises(ConnectionClosed):
-            await conn.pw_send_ping(b"late")
+        await conn.ended.wait()
+        assert seen.ended == [conn]
+        assert conn._pw.reader_error is None
+        assert conn.close_info == CloseInfo(1000, "bye", True)
+        assert seen.interrupted == []
+        with pytest.raises(TransportClosed):
+            await conn.ping(b"late")
+        with pytest.raises(TransportClosed):
+            await conn.send("late")
 
 
-async def test_managed_connection_closes_1009_on_oversized_message() -> None:
+async def test_send_many_writes_every_frame_in_order() -> None:
+    async with _running() as (server, conn, _seen, _):
+        await conn.send_many(["a", b"b", "c"])
+        got = [await server.next_event() for _ in range(3)]
+        assert [e.data for e in got] == ["a", b"b", "c"]  # type: ignore[attr-defined]
+
+
+async def test_the_connection_closes_1009_on_oversized_message() -> None:
     async with _running(max_message_size=10) as (server, conn, seen, _):
         await server.send(TextMessage("x" * 11))
         close = await server.next_event()
         assert isinstance(close, CloseConnection)
         assert close.code == 1009
-        assert conn.closed is not None
-        assert conn.closed.code == 1009
         # The reader stops once the close handshake completes.
         await server.send(close.response())
-        await conn.pw_reader_done.wait()
-        assert seen["messages"] == []
+        await conn.ended.wait()
+        info = conn.close_info
+        assert info is not None
+        assert info.code == 1009
+        assert seen.messages == []
 
 
 async def test_the_handshake_is_let_go_once_the_connection_is_open() -> None:
-    # ManagedConnection swaps wsproto's H11Handshake for a stub after the upgrade
+    # The transport swaps wsproto's H11Handshake for a stub after the upgrade
     # (about 1.5 KiB per idle connection); messages must still flow both ways.
     async with _running() as (server, conn, seen, _):
         assert type(conn._wsproto.handshake).__name__ == "_OpenedHandshake"
         assert conn._wsproto.state.name == "OPEN"
         await server.send(TextMessage("after"))
-        await seen["got_message"].wait()
-        await conn.send_message("reply")
+        await seen.got_message.wait()
+        await conn.send("reply")
         reply = await server.next_event()
         assert isinstance(reply, TextMessage)
         assert reply.data == "reply"
@@ -298,9 +355,9 @@ def test_wsproto_uses_its_handshake_after_the_upgrade_only_for_events() -> None:
     ]
 
 
-def test_managed_connection_keeps_instance_dict_keys_shared() -> None:
+def test_the_connection_keeps_instance_dict_keys_shared() -> None:
     # CPython shares an instance dict's keys (a compact dict) only up to 30 keys;
-    # past that every connection pays for a private 1.5 KiB table. ManagedConnection
+    # past that every connection pays for a private 1.5 KiB table. The transport
     # keeps its own state in one slotted attribute for that reason.
     client_stream, _ = trio.testing.memory_stream_pair()
     conn, _seen = _managed(client_stream)
@@ -309,7 +366,7 @@ def test_managed_connection_keeps_instance_dict_keys_shared() -> None:
     assert len(vars(conn)) <= 30
 
 
-async def test_get_message_is_refused_on_a_managed_connection() -> None:
+async def test_get_message_is_refused() -> None:
     client_stream, _ = trio.testing.memory_stream_pair()
     conn, _seen = _managed(client_stream)
     with pytest.raises(RuntimeError, match="async for"):
