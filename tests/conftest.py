@@ -249,7 +249,9 @@ _ONE_TRANSPORT_MODULES = frozenset(
         "test_public_api",
         "test_cli",  # its clients run in subprocesses, with their own options
         "test_cli_units",
-        "test_transport_compat",  # trio-websocket's internals
+        "test_transport_trio_websocket",  # trio-websocket's internals
+        "test_retry",
+        "test_state",
         "test_transport_websockets",  # the websockets engine, through the seam
         "test_proxy",
     }

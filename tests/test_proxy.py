@@ -16,7 +16,7 @@ import trustme
 
 from trio_pterows._proxy_url import ProxyURL, parse_proxy_url, proxy_from_environment, resolve_proxy
 from trio_pterows.transports._base import HandshakeError
-from trio_pterows.transports._proxy import ProxyError, open_proxied_stream
+from trio_pterows.transports._proxy import ProxyError, open_tunnel
 from trio_pterows.transports._websockets import WebsocketsTransport
 
 from .conftest import PROXY_SERVER, SeamRecorder, line_server, ping_echo_handler, seam_params
@@ -153,7 +153,7 @@ async def _echo_through(
 ) -> None:
     handler = SeamRecorder()
     with trio.fail_after(20):
-        stream = await open_proxied_stream(
+        stream = await open_tunnel(
             parse_proxy_url(proxy),
             "127.0.0.1",
             port,
@@ -193,9 +193,7 @@ async def test_refusal_is_fatal_and_hides_credentials(
     if credentials is not None:
         proxy = _with_credentials(proxy, *credentials)
     with trio.fail_after(20), pytest.raises(ProxyError) as info:
-        await open_proxied_stream(
-            parse_proxy_url(proxy), "127.0.0.1", _port(echo_url), ssl_context=None
-        )
+        await open_tunnel(parse_proxy_url(proxy), "127.0.0.1", _port(echo_url), ssl_context=None)
     assert info.value.fatal is True
     assert isinstance(info.value, OSError)
     if scheme == "http":
@@ -214,7 +212,7 @@ def _free_port() -> int:
 async def test_proxy_down_is_retryable(echo_url: str) -> None:
     proxy = parse_proxy_url(f"http://user:{SECRET}@127.0.0.1:{_free_port()}")
     with trio.fail_after(20), pytest.raises(ProxyError) as info:
-        await open_proxied_stream(proxy, "127.0.0.1", _port(echo_url), ssl_context=None)
+        await open_tunnel(proxy, "127.0.0.1", _port(echo_url), ssl_context=None)
     assert info.value.fatal is False
     assert isinstance(info.value, OSError)
     assert SECRET not in str(info.value)
@@ -223,7 +221,7 @@ async def test_proxy_down_is_retryable(echo_url: str) -> None:
 async def test_server_down_behind_an_http_proxy_is_retryable(pproxy: ProxyFactory) -> None:
     proxy = parse_proxy_url(await pproxy("http"))
     with trio.fail_after(20), pytest.raises(ProxyError) as info:
-        await open_proxied_stream(proxy, "127.0.0.1", _free_port(), ssl_context=None)
+        await open_tunnel(proxy, "127.0.0.1", _free_port(), ssl_context=None)
     assert info.value.fatal is False
 
 
@@ -234,7 +232,7 @@ async def test_server_down_behind_a_socks5_proxy_fails_the_handshake(
     # WebSocket handshake sees the end of the stream (a retryable failure).
     proxy = parse_proxy_url(await pproxy("socks5"))
     with trio.fail_after(20):
-        stream = await open_proxied_stream(proxy, "127.0.0.1", _free_port(), ssl_context=None)
+        stream = await open_tunnel(proxy, "127.0.0.1", _free_port(), ssl_context=None)
         async with trio.open_nursery() as nursery:
             with pytest.raises(HandshakeError) as info:
                 await WebsocketsTransport().open(nursery, stream, seam_params(), SeamRecorder())
@@ -274,9 +272,7 @@ async def test_https_proxy(pproxy: ProxyFactory, echo_url: str, tmp_path: pathli
     # The proxy's certificate is checked: one that does not verify is fatal, as the
     # server's own certificate errors are.
     with trio.fail_after(20), pytest.raises(ProxyError) as info:
-        await open_proxied_stream(
-            parse_proxy_url(proxy), "127.0.0.1", _port(echo_url), ssl_context=None
-        )
+        await open_tunnel(parse_proxy_url(proxy), "127.0.0.1", _port(echo_url), ssl_context=None)
     assert SECRET not in str(info.value)
     assert info.value.fatal is True
     assert "certificate" in str(info.value)

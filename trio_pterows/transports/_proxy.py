@@ -23,11 +23,13 @@ from __future__ import annotations
 
 import ssl
 
+import attrs
 import trio
 
-from .._proxy_url import ProxyURL
+from .._proxy_url import ProxyURL, resolve_proxy
+from ._stream import StreamTarget, open_stream
 
-__all__ = ["ProxyError", "open_proxied_stream"]
+__all__ = ["ProxyError", "open_proxied_stream", "open_tunnel"]
 
 #: SOCKS5 reply codes that another attempt cannot fix (RFC 1928 §6): connection not
 #: allowed by the ruleset, command not supported, address type not supported.
@@ -89,7 +91,27 @@ def _classify(proxy: ProxyURL, exc: Exception) -> ProxyError:
     return ProxyError(f"the proxy {name} failed: {type(exc).__name__}", fatal=False)
 
 
-async def open_proxied_stream(
+async def open_proxied_stream(target: StreamTarget) -> trio.abc.Stream:
+    """The stream for one attempt when the ``proxy`` option is set (see the module).
+
+    ``proxy=True`` with nothing in the environment for this URL (or ``no_proxy``
+    naming it) connects directly. A proxy URL that cannot be used is a fatal
+    :class:`ProxyError`; see :func:`open_tunnel` for the rest.
+    """
+    assert target.proxy is not None
+    assert target.proxy is not False
+    try:
+        proxy = resolve_proxy(
+            target.proxy, secure=target.ssl_context is not None, host=target.host, port=target.port
+        )
+    except (TypeError, ValueError) as exc:  # already redacted by parse_proxy_url
+        raise ProxyError(str(exc), fatal=True) from None
+    if proxy is None:
+        return await open_stream(attrs.evolve(target, proxy=None), None)
+    return await open_tunnel(proxy, target.host, target.port, ssl_context=target.ssl_context)
+
+
+async def open_tunnel(
     proxy: ProxyURL,
     host: str,
     port: int,

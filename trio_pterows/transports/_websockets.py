@@ -33,6 +33,7 @@ from ._base import (
     CloseInfo,
     Frame,
     HandshakeParams,
+    Transport,
     TransportClosed,
     TransportHandler,
 )
@@ -43,7 +44,7 @@ if TYPE_CHECKING:
     from websockets.protocol import Event
     from websockets.typing import BytesLike
 
-__all__ = ["WebsocketsConnection", "WebsocketsTransport"]
+__all__ = ["TRANSPORT", "WebsocketsConnection", "WebsocketsTransport"]
 
 _TEXT = Opcode.TEXT
 _BINARY = Opcode.BINARY
@@ -384,3 +385,7 @@ class WebsocketsTransport:
         conn = WebsocketsConnection(stream, protocol, params, handler)
         nursery.start_soon(conn.run_reader, pending)
         return conn
+
+
+#: The engine the registry (:func:`trio_pterows.transports.get_transport`) hands out.
+TRANSPORT: Transport = WebsocketsTransport()
