@@ -14,12 +14,20 @@ import trio
 import trio_websocket
 import trustme
 
+import trio_pterows as pw
 from trio_pterows._proxy_url import ProxyURL, parse_proxy_url, proxy_from_environment, resolve_proxy
 from trio_pterows.transports._base import HandshakeError
 from trio_pterows.transports._proxy import ProxyError, open_tunnel
 from trio_pterows.transports._websockets import WebsocketsTransport
 
-from .conftest import PROXY_SERVER, SeamRecorder, line_server, ping_echo_handler, seam_params
+from .conftest import (
+    PROXY_SERVER,
+    TRANSPORTS,
+    SeamRecorder,
+    line_server,
+    ping_echo_handler,
+    seam_params,
+)
 
 pytest.importorskip("python_socks")
 pytest.importorskip("pproxy")
@@ -276,3 +284,74 @@ async def test_https_proxy(pproxy: ProxyFactory, echo_url: str, tmp_path: pathli
     assert SECRET not in str(info.value)
     assert info.value.fatal is True
     assert "certificate" in str(info.value)
+
+
+# -- through the manager, on both transports ------------------------------------------------
+
+
+@pytest.mark.parametrize("engine", TRANSPORTS)
+async def test_manager_through_a_proxy(pproxy: ProxyFactory, echo_url: str, engine: str) -> None:
+    proxy = _with_credentials(await pproxy("socks5", f"user:{SECRET}"), "user", SECRET)
+    with trio.fail_after(20):
+        async with pw.open_websocket(echo_url, proxy=proxy, transport=engine) as ws:
+            assert ws.connection is not None
+            assert ws.connection.transport == engine
+            await ws.send("via socks5")
+            assert await ws.receive() == "via socks5"
+    assert SECRET not in repr(ws.options)
+
+
+@pytest.mark.parametrize("engine", TRANSPORTS)
+async def test_manager_proxy_refusal_is_not_retried(
+    pproxy: ProxyFactory, echo_url: str, engine: str
+) -> None:
+    proxy = _with_credentials(await pproxy("http", f"user:{SECRET}"), "user", "wrong")
+    with trio.fail_after(20), pytest.raises(pw.ConnectionFailed) as info:
+        async with pw.open_websocket(
+            echo_url, proxy=proxy, transport=engine, auto_reconnect=True, reconnect_interval=0.01
+        ):
+            pass
+    assert len(info.value.attempts) == 1  # fatal: no second attempt
+    error = info.value.attempts[0][1]
+    assert isinstance(error, ProxyError)
+    assert error.status_code == 407
+    assert SECRET not in str(info.value)
+
+
+async def test_manager_proxy_down_is_retried(echo_url: str) -> None:
+    proxy = f"http://127.0.0.1:{_free_port()}"
+    with trio.fail_after(20), pytest.raises(pw.ConnectionFailed) as info:
+        async with pw.open_websocket(
+            echo_url,
+            proxy=proxy,
+            auto_reconnect=True,
+            max_reconnect_attempts=2,
+            reconnect_interval=0.01,
+        ):
+            pass
+    assert len(info.value.attempts) == 3  # the first attempt and two retries
+
+
+async def test_proxy_true_reads_the_environment(
+    pproxy: ProxyFactory, echo_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    good = _with_credentials(await pproxy("http", f"user:{SECRET}"), "user", SECRET)
+    for name in ("no_proxy", "NO_PROXY", "all_proxy", "ALL_PROXY"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("http_proxy", good.replace(SECRET, "wrong"))
+    with trio.fail_after(20), pytest.raises(pw.ConnectionFailed) as info:
+        async with pw.open_websocket(echo_url, proxy=True):
+            pass
+    assert isinstance(info.value.attempts[0][1], ProxyError)  # it did use http_proxy
+    monkeypatch.setenv("http_proxy", good)
+    with trio.fail_after(20):
+        async with pw.open_websocket(echo_url, proxy=True) as ws:
+            await ws.send("from the environment")
+            assert await ws.receive() == "from the environment"
+    # no_proxy: the (now dead) proxy is bypassed for this host.
+    monkeypatch.setenv("http_proxy", f"http://127.0.0.1:{_free_port()}")
+    monkeypatch.setenv("no_proxy", "localhost,127.0.0.1")
+    with trio.fail_after(20):
+        async with pw.open_websocket(echo_url, proxy=True) as ws:
+            await ws.send("direct")
+            assert await ws.receive() == "direct"

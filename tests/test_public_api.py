@@ -24,7 +24,7 @@ CORE_MODULES = sorted(
     if path.name != "_cli.py" and (path.name == "__init__.py" or not path.name.startswith("__"))
 )
 ALL_MODULES = sorted(PACKAGE_DIR.rglob("*.py"))
-SANS_IO = ["_backoff", "_options", "_queue", "_exceptions", "_retry", "_handle"]
+SANS_IO = ["_backoff", "_options", "_queue", "_exceptions", "_retry", "_handle", "_proxy_url"]
 
 
 # -------------------------------------------------------------------- __all__
@@ -370,6 +370,7 @@ CORE_LAYERS = [
     "_queue",
     "_metrics",
     "_handle",
+    "_proxy_url",
     "_options",
     "_log",
     "_events",
@@ -379,6 +380,10 @@ CORE_LAYERS = [
     "transports._base",
     "transports._stream",
     "transports._trio_websocket",
+    "transports._ws_writer",
+    "transports._ws_handshake",
+    "transports._websockets",
+    "transports._proxy",
     "transports",
     "_receive",
     "_heartbeat",
