@@ -17,6 +17,7 @@ import trio
 import trio.testing
 from trio.testing import MockClock
 
+import trio_pterows as pw
 from trio_pterows.transports._base import (
     MAX_REJECTION_BODY,
     CloseInfo,
@@ -608,3 +609,36 @@ async def test_concurrent_sends_are_coalesced(nursery: trio.Nursery) -> None:
     assert writes <= 400 // 2  # one write per message would be 400
     for name in "abcdefgh":
         assert [m for m in received if m[0] == name] == [f"{name}{i}" for i in range(50)]
+
+
+# -- through the manager ------------------------------------------------------------------
+
+
+async def test_manager_negotiates_deflate(websockets_server: int) -> None:
+    url = f"ws://127.0.0.1:{websockets_server}/echo"
+    big = {"rows": [{"name": "same keys again", "value": i} for i in range(2000)]}
+    with trio.fail_after(20):
+        async with pw.open_websocket(
+            url, transport="websockets", compression="deflate", auto_json=True
+        ) as ws:
+            assert ws.connection is not None
+            assert ws.connection.transport == "websockets"
+            assert ws.connection.extensions == ("permessage-deflate",)
+            await ws.send(big)
+            assert await ws.receive() == big
+
+
+async def test_manager_deflate_declined(websockets_server_no_deflate: int) -> None:
+    url = f"ws://127.0.0.1:{websockets_server_no_deflate}/echo"
+    with trio.fail_after(20):
+        async with pw.open_websocket(url, transport="websockets", compression="deflate") as ws:
+            assert ws.connection is not None
+            assert ws.connection.extensions == ()
+            await ws.send("uncompressed")
+            assert await ws.receive() == "uncompressed"
+
+
+def test_deflate_needs_the_websockets_transport() -> None:
+    with pytest.raises(ValueError, match="compression") as info:
+        pw.WSConnectionOptions(url="ws://x/", compression="deflate")
+    assert "trio-websocket" in str(info.value)
