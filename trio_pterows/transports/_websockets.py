@@ -141,8 +141,10 @@ class WebsocketsConnection:
         protocol = self._protocol
         rcvd, sent = protocol.close_rcvd, protocol.close_sent
         if rcvd is not None and sent is not None:
+            # Both close frames: clean, even if the peer that started the handshake
+            # hung up before our answer got out (that is the peer's loss, not ours).
             first = rcvd if protocol.close_rcvd_then_sent else sent
-            return CloseInfo(first.code, first.reason, not self._writer.broken)
+            return CloseInfo(first.code, first.reason, True)
         close = sent or rcvd
         if close is not None:
             return CloseInfo(close.code, close.reason, False)
