@@ -103,13 +103,7 @@ class WebsocketsConnection:
         self._final_info: CloseInfo | None = None
         self._parts: list[BytesLike] | None = None  # a fragmented message
         self._parts_text = False
-        self._writer = GroupWriter(
-            stream,
-            protocol.data_to_send,
-            on_broken=self._writer_broken,
-            on_interrupted=self._write_interrupted,
-            closed_error=self._closed_error,
-        )
+        self._writer = GroupWriter(stream, protocol.data_to_send, self)
 
     # -- the seam's properties ----------------------------------------------------
 
@@ -202,15 +196,15 @@ class WebsocketsConnection:
 
     # -- the writer's callbacks ---------------------------------------------------
 
-    def _write_interrupted(self) -> None:
+    def write_interrupted(self) -> None:
         if self._phase is Phase.OPEN:  # closing anyway otherwise: nothing to report
             self._handler.on_write_interrupted(self)
 
-    def _writer_broken(self) -> None:
+    def writer_broken(self) -> None:
         if self._phase is Phase.OPEN:
             self._set_phase(Phase.CLOSING)
 
-    def _closed_error(self) -> TransportClosed:
+    def closed_error(self) -> TransportClosed:
         return TransportClosed(self.close_info)
 
     async def _write_out(self, out: list[bytes]) -> None:

@@ -59,6 +59,8 @@ class _QuietLogger(logging.LoggerAdapter):  # type: ignore[type-arg]
 
 
 _QUIET = _QuietLogger(_protocol_logger, {})
+#: Once open, the protocol never reads its URI again: every connection shares this one.
+_OPEN_URI = WebSocketURI(False, "localhost", 80, "/", "")
 
 
 def _new_protocol(params: HandshakeParams) -> ClientProtocol:
@@ -151,7 +153,7 @@ def _open_protocol(params: HandshakeParams, handshake: ClientProtocol) -> Client
     parser for the connection's whole life (~1.7 KiB measured): it is dropped instead.
     """
     protocol = ClientProtocol(
-        handshake.uri, state=OPEN, max_size=params.max_message_size, logger=_QUIET
+        _OPEN_URI, state=OPEN, max_size=params.max_message_size, logger=_QUIET
     )
     protocol.extensions = handshake.extensions
     protocol.subprotocol = handshake.subprotocol

@@ -15,32 +15,49 @@ its own before it hands the role to a waiting sender, so no caller is held writi
 others for long. Cancellation: a sender cancelled while it waits has handed its frame
 over; it goes out, in order, with the next write. A cancel between two batches leaves
 the next batch whole (the role passes on). A cancel inside ``send_all`` may leave a
-partial frame: the owner is told (``on_interrupted``) and the writer is broken for good.
+partial frame: the owner is told (``write_interrupted``) and the writer is broken for good.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Protocol
 
 import trio
 
-__all__ = ["MAX_HELP_ROUNDS", "GroupWriter"]
+__all__ = ["MAX_HELP_ROUNDS", "GroupWriter", "WriterOwner"]
 
 #: Batches a writer sends for other senders after its own before handing over.
 MAX_HELP_ROUNDS = 4
+
+
+class WriterOwner(Protocol):
+    """What the writer tells its connection (one reference, not three bound methods:
+    an idle connection is smaller)."""
+
+    def writer_broken(self) -> None:
+        """The stream broke (or a write was cut): the connection is closing."""
+
+    def write_interrupted(self) -> None:
+        """A write was cancelled half-way (called before :meth:`writer_broken`)."""
+
+    def closed_error(self) -> Exception:
+        """The exception a flush raises once the writer is broken."""
+        ...
+
+
+_NO_OUT: list[bytes] = []  # shared while nothing was handed over (never appended to)
 
 
 class GroupWriter:
     """Writes what a protocol produces to a stream, coalescing concurrent senders."""
 
     __slots__ = (
-        "_closed_error",
         "_data_to_send",
         "_inflight_event",
-        "_on_broken",
-        "_on_interrupted",
         "_open_event",
         "_out",
+        "_owner",
         "_stream",
         "_taken",
         "_writing",
@@ -53,17 +70,12 @@ class GroupWriter:
         self,
         stream: trio.abc.Stream,
         data_to_send: Callable[[], list[bytes]],
-        *,
-        on_broken: Callable[[], None],
-        on_interrupted: Callable[[], None],
-        closed_error: Callable[[], Exception],
+        owner: WriterOwner,
     ) -> None:
         self._stream = stream
         self._data_to_send = data_to_send
-        self._on_broken = on_broken
-        self._on_interrupted = on_interrupted
-        self._closed_error = closed_error
-        self._out: list[bytes] = []  # bytes taken from the protocol by someone else
+        self._owner = owner
+        self._out = _NO_OUT  # bytes taken from the protocol by someone else
         #: Frames handed to the protocol so far (the owner increments it per send).
         self.seq = 0
         self._taken = 0  # frames in the write in flight or written
@@ -77,7 +89,7 @@ class GroupWriter:
     def add(self, data: list[bytes]) -> int:
         """Queue bytes already taken from the protocol (the reader's pongs, a close
         frame); returns the sequence number to flush."""
-        self._out.extend(data)
+        self._out = self._out + data if self._out else data
         self.seq += 1
         return self.seq
 
@@ -88,7 +100,7 @@ class GroupWriter:
         """
         while self._written < seq:
             if self.broken:
-                raise self._closed_error()
+                raise self._owner.closed_error()
             if not self._writing:
                 await self._write(seq)
                 return
@@ -107,7 +119,7 @@ class GroupWriter:
         data = self._data_to_send()
         if self._out:
             data = self._out + data
-            self._out = []
+            self._out = _NO_OUT
         self._taken = self.seq
         self._inflight_event = self._open_event
         self._open_event = None
@@ -123,14 +135,14 @@ class GroupWriter:
                 try:
                     await stream.send_all(data)
                 except trio.Cancelled:
-                    self._on_interrupted()
+                    self._owner.write_interrupted()
                     self.fail()
                     with trio.CancelScope(shield=True):  # unusable: let the reader end
                         await trio.aclose_forcefully(stream)
                     raise
                 except (trio.BrokenResourceError, trio.ClosedResourceError):
                     self.fail()
-                    raise self._closed_error() from None
+                    raise self._owner.closed_error() from None
                 self._written = self._taken
                 event = self._inflight_event
                 if event is not None:
@@ -160,7 +172,7 @@ class GroupWriter:
         """The stream cannot be written any more: every waiting sender raises."""
         if not self.broken:
             self.broken = True
-            self._on_broken()
+            self._owner.writer_broken()
         for event in (self._open_event, self._inflight_event):
             if event is not None:
                 event.set()
