@@ -29,6 +29,8 @@ __all__ = ["MAX_HELP_ROUNDS", "GroupWriter", "WriterOwner"]
 
 #: Batches a writer sends for other senders after its own before handing over.
 MAX_HELP_ROUNDS = 4
+#: Frames at least this large are written on their own rather than joined.
+LARGE_FRAME = 16 * 1024
 
 
 class WriterOwner(Protocol):
@@ -114,8 +116,8 @@ class GroupWriter:
                     event = self._open_event = trio.Event()
             await event.wait()
 
-    def _take(self) -> bytes:
-        """Everything framed so far, as one buffer; its batch becomes the one in flight."""
+    def _take(self) -> list[bytes]:
+        """Everything framed so far; its batch becomes the one in flight."""
         data = self._data_to_send()
         if self._out:
             data = self._out + data
@@ -123,7 +125,26 @@ class GroupWriter:
         self._taken = self.seq
         self._inflight_event = self._open_event
         self._open_event = None
-        return data[0] if len(data) == 1 else b"".join(data)
+        return data
+
+    async def _send(self, data: list[bytes]) -> None:
+        """One write for small frames together; a large frame is written as it is
+        (joining it would copy it again)."""
+        send_all = self._stream.send_all
+        if len(data) == 1:
+            await send_all(data[0])
+            return
+        small: list[bytes] = []
+        for chunk in data:
+            if len(chunk) < LARGE_FRAME:
+                small.append(chunk)
+                continue
+            if small:
+                await send_all(b"".join(small))
+                small = []
+            await send_all(chunk)
+        if small:
+            await send_all(b"".join(small))
 
     async def _write(self, seq: int) -> None:
         self._writing = True
@@ -133,7 +154,7 @@ class GroupWriter:
             while True:
                 data = self._take()
                 try:
-                    await stream.send_all(data)
+                    await self._send(data)
                 except trio.Cancelled:
                     self._owner.write_interrupted()
                     self.fail()
