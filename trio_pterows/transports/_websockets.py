@@ -1,7 +1,8 @@
 """The ``"websockets"`` transport: websockets' Sans-I/O protocol, I/O owned here.
 
-websockets' :class:`~websockets.client.ClientProtocol` parses and frames (C masking,
-permessage-deflate); this module owns the stream:
+websockets' Sans-I/O protocol (:class:`~websockets.client.ClientProtocol` for the
+handshake, then :class:`~websockets.protocol.Protocol` on the client side) parses and
+frames (C masking, permessage-deflate); this module owns the stream:
 
 - one **reader** task reads up to ``receive_buffer_size`` bytes at a time, feeds the
   whole read into the protocol and runs ``handler.on_message`` inline for each message,
@@ -24,10 +25,10 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, cast
 
 import trio
-from websockets.client import ClientProtocol
 from websockets.exceptions import ProtocolError
 from websockets.frames import Frame as WSFrame
 from websockets.frames import Opcode
+from websockets.protocol import Protocol
 
 from ._base import (
     CloseInfo,
@@ -91,7 +92,7 @@ class WebsocketsConnection:
     def __init__(
         self,
         stream: trio.abc.Stream,
-        protocol: ClientProtocol,
+        protocol: Protocol,
         params: HandshakeParams,
         handler: TransportHandler,
     ) -> None:
