@@ -90,6 +90,8 @@ nitpick_ignore = [
     ("py:class", "EventHub"),
     # MemoryWebSocketServer's handler type: ``async (WebSocketConnection) -> None``.
     ("py:class", "Handler"),
+    # The type of AdvancedWebSocket's internal ``_connect_gate`` parameter (groups).
+    ("py:class", "AbstractAsyncContextManager"),
 ]
 
 

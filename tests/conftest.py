@@ -252,6 +252,7 @@ _ONE_TRANSPORT_MODULES = frozenset(
         "test_transport_trio_websocket",  # trio-websocket's internals
         "test_retry",
         "test_state",
+        "test_util",
         "test_transport_websockets",  # the websockets engine, through the seam
         "test_proxy",
     }

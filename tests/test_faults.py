@@ -7,7 +7,7 @@ tests wait for events, and every wait is bounded with ``trio.fail_after``.
 
 Deterministic versions of the timing-sensitive faults (slow handshake, half-open
 link, oversized message, cancellation at every checkpoint) run over in-memory
-streams in test_reconnect.py, test_heartbeat.py, test_pipeline.py and
+streams in test_cycle.py, test_heartbeat.py, test_receive.py and
 test_cancellation.py.
 """
 

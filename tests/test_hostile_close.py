@@ -52,8 +52,6 @@ PROTOCOL_ERRORS: dict[str, tuple[bytes, set[int]]] = {
     ),
 }
 
-CLOSE_HANGS = "issue 9: the client never closes its stream when the peer keeps it open"
-
 
 def misbehaving_once(bad: bytes, sent_at: list[float], *, hang_up: bool = False) -> Any:
     """A script: the first connection gets ``bad`` and is then held open for ever (or,
@@ -78,13 +76,11 @@ def misbehaving_once(bad: bytes, sent_at: list[float], *, hang_up: bool = False)
 
 
 def peer_kinds() -> pytest.MarkDecorator:
-    """``held_open`` (the hostile peer: xfail until issue 9) and ``hangs_up`` (control)."""
+    """``held_open`` (the hostile peer) and ``hangs_up`` (control)."""
     return pytest.mark.parametrize(
         "hang_up",
         [
-            pytest.param(
-                False, id="held-open", marks=pytest.mark.xfail(strict=True, reason=CLOSE_HANGS)
-            ),
+            pytest.param(False, id="held-open"),
             pytest.param(True, id="hangs-up"),
         ],
     )
@@ -147,7 +143,6 @@ async def check_closed_then_reconnected(
     assert leaked_tasks(baseline) == []
 
 
-@pytest.mark.xfail(strict=True, reason=CLOSE_HANGS)
 @pytest.mark.parametrize("heartbeat", [None, 30.0], ids=["heartbeat-off", "heartbeat-on"])
 @pytest.mark.parametrize("case", PROTOCOL_ERRORS)
 async def test_a_protocol_error_closes_within_close_timeout_and_reconnects(
@@ -183,7 +178,6 @@ async def test_a_valid_close_from_the_peer_is_bounded_and_reconnects(
     )
 
 
-@pytest.mark.xfail(strict=True, reason="issue 9: no close_timeout option yet")
 async def test_close_timeout_is_an_option(
     autojump_clock: trio.testing.MockClock, nursery: trio.Nursery
 ) -> None:
@@ -199,7 +193,6 @@ async def test_close_timeout_is_an_option(
     )
 
 
-@pytest.mark.xfail(strict=True, reason="issue 9: no close_timeout option yet")
 def test_close_timeout_defaults_to_2s_and_is_validated() -> None:
     assert pw.WSConnectionOptions(url=URL).close_timeout == CLOSE_TIMEOUT
     with pytest.raises(ValueError, match="close_timeout"):
@@ -237,7 +230,6 @@ async def test_our_close_is_bounded_when_the_peer_never_answers(
             assert len(server.peers) == 1  # close() stops auto_reconnect
 
 
-@pytest.mark.xfail(strict=True, reason=CLOSE_HANGS)
 @pytest.mark.parametrize(
     ("case", "code"),
     [("invalid-utf8", 1007), ("reserved-bits", 1002), ("oversized-message", 1009)],

@@ -23,7 +23,6 @@ import trio_pterows as pw
 from .hostile import HostileServer, Peer, leaked_tasks, task_tree
 
 MIB = 1024 * 1024
-NAMES_CAUSE = "issue 9: the error is wsproto's LocalProtocolError text, not the cause"
 
 
 def accepting(**accept: Any) -> Any:
@@ -69,7 +68,6 @@ def assert_names(error: BaseException, logged: str, *patterns: str) -> None:
         assert re.search(pattern, logged, re.IGNORECASE), f"{pattern!r} not logged: {logged!r}"
 
 
-@pytest.mark.xfail(strict=True, reason=NAMES_CAUSE)
 async def test_a_wrong_accept_key_is_refused_by_name(
     nursery: trio.Nursery, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -79,7 +77,6 @@ async def test_a_wrong_accept_key_is_refused_by_name(
     assert_names(error, logged, r"Sec-WebSocket-Accept")
 
 
-@pytest.mark.xfail(strict=True, reason=NAMES_CAUSE)
 @pytest.mark.parametrize("asked", [None, ["chat", "superchat"]], ids=["none-asked", "others"])
 async def test_an_unrequested_subprotocol_is_refused_by_name(
     asked: list[str] | None, nursery: trio.Nursery, caplog: pytest.LogCaptureFixture
@@ -90,7 +87,6 @@ async def test_an_unrequested_subprotocol_is_refused_by_name(
     assert_names(error, logged, r"subprotocol", r"evil")
 
 
-@pytest.mark.xfail(strict=True, reason=NAMES_CAUSE)
 async def test_an_unrequested_extension_is_refused_by_name(
     nursery: trio.Nursery, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -165,7 +161,6 @@ async def test_a_broken_answer_fails_the_attempt(
     await refused_over_tcp(nursery, script, caplog)
 
 
-@pytest.mark.xfail(strict=True, reason="issue 9: the refusal's body is read whole")
 async def test_a_refusal_with_a_2gb_body_fails_fast_with_bounded_memory(
     autojump_clock: trio.testing.MockClock, nursery: trio.Nursery
 ) -> None:

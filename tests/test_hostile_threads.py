@@ -40,7 +40,6 @@ def call_in_another_run(ws: pw.AdvancedWebSocket, name: str) -> BaseException | 
     return None
 
 
-@pytest.mark.xfail(strict=True, reason="issue 9: no owner check; another run writes to the socket")
 @pytest.mark.parametrize("name", OPERATIONS)
 async def test_a_call_from_another_run_raises_and_leaves_the_owner_alone(
     name: str, nursery: trio.Nursery
@@ -67,7 +66,6 @@ async def test_a_call_from_another_run_raises_and_leaves_the_owner_alone(
     assert leaked_tasks(baseline) == []
 
 
-@pytest.mark.xfail(strict=True, reason="issue 9: no owner check on synchronous methods")
 async def test_a_sync_method_from_another_thread_raises(nursery: trio.Nursery) -> None:
     """Not only coroutines: send_nowait / dispatch from a thread are refused too."""
 

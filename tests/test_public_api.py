@@ -24,7 +24,16 @@ CORE_MODULES = sorted(
     if path.name != "_cli.py" and (path.name == "__init__.py" or not path.name.startswith("__"))
 )
 ALL_MODULES = sorted(PACKAGE_DIR.rglob("*.py"))
-SANS_IO = ["_backoff", "_options", "_queue", "_exceptions", "_retry", "_handle", "_proxy_url"]
+SANS_IO = [
+    "_backoff",
+    "_options",
+    "_queue",
+    "_exceptions",
+    "_retry",
+    "_handle",
+    "_urls",
+    "_proxy_url",
+]
 
 
 # -------------------------------------------------------------------- __all__
@@ -370,6 +379,7 @@ CORE_LAYERS = [
     "_queue",
     "_metrics",
     "_handle",
+    "_urls",
     "_proxy_url",
     "_options",
     "_log",
@@ -392,6 +402,7 @@ CORE_LAYERS = [
     "_cycle",
     "_lifecycle",
     "_manager",
+    "_open",
     "",  # __init__
 ]
 
@@ -521,3 +532,17 @@ def test_checker_catches_forbidden_calls(tmp_path: Path) -> None:
 @pytest.mark.parametrize("path", ALL_MODULES, ids=lambda p: str(p.relative_to(PACKAGE_DIR.parent)))
 def test_library_never_uses_wall_clock_sleep_or_threads(path: Path) -> None:
     assert _clock_and_thread_uses(path) == []
+
+
+def test_only_the_trio_websocket_transport_imports_trio_websocket_or_wsproto() -> None:
+    """The seam (DESIGN §1): the core talks to transports/_base.py only."""
+    engine = PACKAGE_DIR / "transports" / "_trio_websocket.py"
+    core = [p for p in CORE_MODULES if p.name != "__main__.py"]
+    core += sorted((PACKAGE_DIR / "transports").glob("*.py"))
+    offenders = {
+        p.name: sorted(i for i in _imports(p) if i.split(".")[0] in ("trio_websocket", "wsproto"))
+        for p in core
+        if p != engine
+    }
+    assert {name: found for name, found in offenders.items() if found} == {}
+    assert any(i.startswith("trio_websocket") for i in _imports(engine))  # the check sees it

@@ -338,6 +338,37 @@ async def test_the_handshake_is_let_go_once_the_connection_is_open() -> None:
         assert reply.data == "reply"
 
 
+@pytest.mark.parametrize("who", ["peer", "protocol-error", "us"])
+async def test_every_closing_handshake_is_bounded_by_close_timeout(
+    who: str, autojump_clock: trio.testing.MockClock
+) -> None:
+    """The peer never hangs up: the stream is closed close_timeout (2 s) after the
+    closing handshake began, whoever began it, and the reader ends."""
+    async with _running() as (server, conn, seen, _):
+        start = trio.current_time()
+        if who == "peer":
+            await server.send(CloseConnection(code=4000, reason="bye"))
+        elif who == "protocol-error":
+            # A text frame that is not UTF-8: wsproto reports it, we send 1007.
+            await server.stream.send_all(b"\x81\x02\xff\xfe")
+        else:
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(conn.aclose, 1000, "done")
+                close = await server.next_event()
+                assert isinstance(close, CloseConnection)
+        await conn.ended.wait()
+        assert trio.current_time() - start == pytest.approx(2.0)
+        info = conn.close_info
+        assert info is not None
+        assert info.code == {"peer": 4000, "protocol-error": 1007, "us": 1000}[who]
+        assert not info.clean or who == "peer"  # the peer answered ours only if it began
+        if who == "protocol-error":
+            answer = await server.next_event()
+            assert isinstance(answer, CloseConnection)
+            assert answer.code == 1007
+        assert seen.ended == [conn]
+
+
 def test_wsproto_uses_its_handshake_after_the_upgrade_only_for_events() -> None:
     # The stub only has events(): every other use of self.handshake in WSConnection
     # must sit behind `if self.connection is None`.

@@ -65,5 +65,7 @@ async def test_close_code_from_websockets(websockets_port: int) -> None:
         ) as ws:
             log = EventLog(ws, "close")
             await ws.connect()
-            assert [m async for m in ws] == []
+            with pytest.raises(pw.ConnectionLost) as info:
+                _ = [m async for m in ws]
+            assert info.value.fatal
     assert [(e.code, e.reason) for e in log.of("close")] == [(4409, "scripted close")]

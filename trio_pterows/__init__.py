@@ -35,9 +35,9 @@ from ._handle import Connection as Connection
 from ._handle import ManagerStatistics as ManagerStatistics
 from ._manager import CLOSE_TIMEOUT as CLOSE_TIMEOUT
 from ._manager import AdvancedWebSocket as AdvancedWebSocket
-from ._manager import open_websocket as open_websocket
 from ._metrics import LatencyStats as LatencyStats
 from ._metrics import WSMetrics as WSMetrics
+from ._open import open_websocket as open_websocket
 from ._options import WSConnectionOptions as WSConnectionOptions
 from ._options import redact_url as redact_url
 from ._receive import DRAIN_GRACE as DRAIN_GRACE

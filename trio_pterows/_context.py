@@ -35,9 +35,12 @@ class Shared:
 
     def report(self, exc: BaseException, context: str) -> None:
         """Log an error that did not end the connection and emit it as ``error``."""
-        # A failed connect attempt is routine in a retry loop: one line, no traceback.
-        trace = None if context == "connect" else exc
-        self.log.warning("%s error: %s: %s", context, type(exc).__name__, exc, exc=trace)
+        if context == "connect":
+            # A failed connect attempt is routine in a retry loop: one line at INFO, no
+            # traceback (giving up is the WARNING).
+            self.log.info("connect attempt failed: %s: %s", type(exc).__name__, exc)
+        else:
+            self.log.warning("%s error: %s: %s", context, type(exc).__name__, exc, exc=exc)
         # A failing error listener, or an error event the dispatcher had no room for,
         # is logged only: reporting it as another error event could recurse.
         if context not in ("error-listener", "dispatch") and self.hub.wants("error"):

@@ -30,7 +30,7 @@ from ._live import Live, LiveEnd, LiveRunner, Opened
 from ._options import redact_url, split_url
 from ._retry import RetryPolicy, close_is_fatal, connect_error_is_fatal
 from ._state import StateCell, check_transition
-from ._util import Pulse, call
+from ._util import Pulse, call, close_text
 from .transports._base import HandshakeError
 
 __all__ = ["CyclePhase", "Supervisor"]
@@ -63,6 +63,28 @@ class AllFailed:
     """A round in which no URL opened; ``fatal`` is the error that stops the cycle."""
 
     fatal: BaseException | None
+
+
+class Next(enum.Enum):
+    """After a connection ended, when the cycle goes on."""
+
+    RECONNECT_NOW = "reconnect-now"  #: manual_reconnect(): no backoff, no retry counted
+    RETRY = "retry"  #: the retry policy decides
+
+
+#: Without auto_reconnect, a peer close with these codes ends iteration cleanly.
+CLEAN_CLOSE_CODES = frozenset({1000, 1001})
+
+
+@attrs.frozen
+class CycleEnd:
+    """How a cycle ended: iteration ends cleanly when ``clean``, else raises ``error``;
+    connect() waiters get ``error`` unless it is about a connection that had opened
+    (``after_open``: they joined too late for it and start a fresh cycle)."""
+
+    error: BaseException | None
+    clean: bool = True
+    after_open: bool = False
 
 
 @attrs.frozen
@@ -218,54 +240,81 @@ class Supervisor:
 
     async def _run(self, scope: trio.CancelScope) -> None:
         attempts: Attempts = []
-        error: BaseException | None = None
+        end: CycleEnd | None = None
         try:
             with scope:
-                error = await self._loop(attempts)
+                end = await self._loop(attempts)
         except Exception as exc:  # a bug: report it rather than crash the user's nursery
             self._shared.log.log("error", "supervisor crashed", exc=exc)
             error = ConnectionFailed("internal error in the connection supervisor", attempts)
             error.__cause__ = exc
+            end = CycleEnd(error, clean=False)
         finally:
-            if error is None and scope.cancelled_caught:
+            if end is None:  # cancelled: close(), aclose(), a cancelled first connect()
                 why = "closed" if self._phase is CyclePhase.STOPPING else "cancelled"
-                error = ConnectionFailed(f"the connect cycle was {why}", attempts)
-            self._finish(error)
+                end = CycleEnd(ConnectionFailed(f"the connect cycle was {why}", attempts))
+            self._finish(end)
 
-    async def _loop(self, attempts: Attempts) -> BaseException | None:
-        """Rounds until the cycle ends; the error it ends with, if any."""
-        options = self._shared.options
+    async def _loop(self, attempts: Attempts) -> CycleEnd:
+        """Rounds until the cycle ends; how it ends (DESIGN §2 "Ending")."""
         close_event: CloseEvent | None = None
         while True:
             result = await self._round(attempts)
             options = self._shared.options
             if isinstance(result, Ran):
-                opened = result.opened
-                close_event = opened.close_event
+                close_event = result.opened.close_event
                 attempts.clear()
-                if self._phase is CyclePhase.STOPPING or opened.end is LiveEnd.LOCAL:
-                    return None
-                if close_is_fatal(close_event.code, options.fatal_close_codes):
-                    self._shared.log.info(
-                        "close code %d is fatal: not reconnecting", close_event.code
-                    )
-                    return None
-                if opened.end is LiveEnd.MANUAL:
-                    self._state.set(ConnectionState.RECONNECTING)
+                after = self._after_connection(result.opened)
+                if after is Next.RECONNECT_NOW:
                     continue
-                self.retry.connection_ended(
-                    trio.current_time() - opened.opened_at, options.reconnect_reset_after
-                )
-                if not options.auto_reconnect:
-                    return None
+                if isinstance(after, CycleEnd):
+                    return after
             elif result.fatal is not None or not options.auto_reconnect:
-                return _give_up(attempts, "connect failed")
+                return self._give_up(attempts, "connect failed", close_event)
             attempt = self.retry.next_attempt(options.max_reconnect_attempts)
             if attempt is None:
-                return _give_up(attempts, f"gave up after {options.max_reconnect_attempts} retries")
+                limit = options.max_reconnect_attempts
+                return self._give_up(attempts, f"gave up after {limit} retries", close_event)
             if not await self._may_retry(attempt, close_event):
-                return _give_up(attempts, "reconnect cancelled by on_before_reconnect")
+                why = "reconnect cancelled by on_before_reconnect"
+                return CycleEnd(_failed(attempts, why) if attempts else None)
             await self._backoff(attempt)
+
+    def _after_connection(self, opened: Opened) -> CycleEnd | Next:
+        """A connection opened and ended: how the cycle ends, or how it goes on."""
+        options = self._shared.options
+        if self._phase is CyclePhase.STOPPING or opened.end is LiveEnd.LOCAL:
+            return CycleEnd(None)  # the user ended it
+        code, reason = opened.close_event.code, opened.close_event.reason
+        text = close_text(code, reason)
+        if close_is_fatal(code, options.fatal_close_codes):
+            self._shared.log.warning("close code %d is fatal: not reconnecting", code)
+            fatal = f"the peer closed with fatal code {text}"
+            lost = ConnectionLost(fatal, code=code, reason=reason, fatal=True)
+            return CycleEnd(lost, clean=False, after_open=True)
+        if opened.end is LiveEnd.MANUAL:
+            self._state.set(ConnectionState.RECONNECTING)
+            return Next.RECONNECT_NOW
+        connected_for = trio.current_time() - opened.opened_at
+        self.retry.connection_ended(connected_for, options.reconnect_reset_after)
+        if options.auto_reconnect:
+            return Next.RETRY
+        if code in CLEAN_CLOSE_CODES:
+            return CycleEnd(None)
+        lost = ConnectionLost(f"the connection closed ({text})", code=code, reason=reason)
+        return CycleEnd(lost, clean=False, after_open=True)
+
+    def _give_up(self, attempts: Attempts, why: str, close_event: CloseEvent | None) -> CycleEnd:
+        """Retries exhausted or a fatal connect error: iteration raises it."""
+        if attempts:
+            error: BaseException = _failed(attempts, why)
+        elif close_event is not None:  # a lost connection and no retry allowed
+            closed = close_text(close_event.code, close_event.reason)
+            error = ConnectionFailed(f"{why} (the connection closed: {closed})", [])
+        else:
+            return CycleEnd(None)
+        self._shared.log.warning("giving up: %s", why)
+        return CycleEnd(error, clean=False)
 
     async def _may_retry(self, attempt: int, close_event: CloseEvent | None) -> bool:
         hook = self._shared.options.on_before_reconnect
@@ -327,9 +376,11 @@ class Supervisor:
             urls.append(url)
         except Exception as exc:
             attempts.append(("<url_provider>", exc))
-            self._shared.log.warning("url_provider failed: %s: %s", type(exc).__name__, exc)
+            # Logged like any failed attempt (the console uses url_provider itself: the
+            # hook is not named); a fatal error is raised, not logged twice.
             if connect_error_is_fatal(exc):
                 return exc
+            self._shared.report(exc, "connect")
         urls.extend(options.fallback_urls)
         return urls
 
@@ -367,14 +418,15 @@ class Supervisor:
         if outcome is not None:
             outcome.resolve(Connected(live.describe()))
 
-    def _finish(self, error: BaseException | None) -> None:
-        """The cycle ended for good: CLOSED, iteration ends, waiters fail."""
+    def _finish(self, end: CycleEnd) -> None:
+        """The cycle ended for good: CLOSED, iteration ends (cleanly or with the
+        reason), connect() waiters get the error, response waiters fail."""
         self._set_phase(CyclePhase.IDLE)
         if not self.runner.set_up:
             self._state.set(ConnectionState.CLOSED)
-        self.fail_outcome(error)
+        self.fail_outcome(None if end.after_open else end.error)
         receiver = self.runner.receiver
-        receiver.end()
+        receiver.end(None if end.clean else end.error)
         receiver.fail_waiters(
             ConnectionLost("the connection was closed for good"), armed_only=False
         )
@@ -386,9 +438,7 @@ class Supervisor:
             outcome.resolve(GaveUp(error) if error is not None else EndedUnopened())
 
 
-def _give_up(attempts: Attempts, why: str) -> BaseException | None:
-    if not attempts:
-        return None
+def _failed(attempts: Attempts, why: str) -> ConnectionFailed:
     error = ConnectionFailed(f"{why} ({len(attempts)} attempts)", list(attempts))
     error.__cause__ = attempts[-1][1]
     return error

@@ -39,7 +39,7 @@ _PHASES = {
 class Lifecycle:
     """Entering, connecting, closing and destroying one manager."""
 
-    __slots__ = ("_cycle", "_nursery", "_phase", "_shared", "_state")
+    __slots__ = ("_cycle", "_nursery", "_phase", "_shared", "_state", "_token")
 
     def __init__(self, shared: Shared, state: StateCell, cycle: Supervisor) -> None:
         self._shared = shared
@@ -47,6 +47,8 @@ class Lifecycle:
         self._cycle = cycle
         self._nursery = OwnedNursery()
         self._phase = ManagerPhase.NEW
+        #: The trio run that entered the manager: the only one that may use it.
+        self._token: trio.lowlevel.TrioToken | None = None
 
     @property
     def phase(self) -> ManagerPhase:
@@ -64,9 +66,21 @@ class Lifecycle:
     def destroyed(self) -> bool:
         return self._phase is ManagerPhase.CLOSED
 
+    def check_send(self) -> None:
+        """Before a send: not destroyed, and the owner's run (one call on the hot path)."""
+        if self._phase is ManagerPhase.CLOSED:
+            raise Destroyed("this AdvancedWebSocket was closed for good (aclose)")
+        try:
+            if trio.lowlevel.current_trio_token() is self._token:
+                return
+        except RuntimeError:
+            pass
+        self.check_owner()  # raises, unless not entered yet
+
     async def enter(self) -> None:
         if self._phase is not ManagerPhase.NEW:
             raise RuntimeError("an AdvancedWebSocket can be entered only once")
+        self._token = trio.lowlevel.current_trio_token()
         await self._nursery.open()
         self._set_phase(ManagerPhase.RUNNING)
 
@@ -77,6 +91,23 @@ class Lifecycle:
             # The body's exception is not handed to the nursery: it would come back
             # wrapped in an ExceptionGroup. Our tasks never raise by design.
             await self._nursery.close()
+
+    def check_owner(self) -> None:
+        """RuntimeError unless called from the trio run (and thread) that entered the
+        manager; nothing else is touched."""
+        token = self._token
+        if token is None:
+            return  # not entered yet: configuration only
+        try:
+            current: trio.lowlevel.TrioToken | None = trio.lowlevel.current_trio_token()
+        except RuntimeError:
+            current = None
+        if current is not token:
+            raise RuntimeError(
+                "this AdvancedWebSocket belongs to the trio run that entered it; it was "
+                "called from another run or thread (use trio.from_thread.run to call into "
+                "the owner's run)"
+            )
 
     def require_running(self) -> trio.Nursery:
         if self._phase is ManagerPhase.CLOSED:
@@ -91,6 +122,7 @@ class Lifecycle:
 
     async def aclose(self) -> None:
         """See :meth:`AdvancedWebSocket.aclose`."""
+        self.check_owner()
         if self._phase is ManagerPhase.CLOSED:
             await trio.lowlevel.checkpoint()
             return
@@ -119,6 +151,7 @@ class Lifecycle:
 
     async def connect(self) -> Connection:
         """See :meth:`AdvancedWebSocket.connect`."""
+        self.check_owner()
         nursery = self.require_running()
         await self._cycle.wait_if_stopping()
         live = self._cycle.runner.open_live
@@ -129,6 +162,7 @@ class Lifecycle:
 
     async def manual_reconnect(self) -> Connection:
         """See :meth:`AdvancedWebSocket.manual_reconnect`."""
+        self.check_owner()
         self.require_running()
         cycle = self._cycle
         await cycle.wait_if_stopping()
@@ -144,6 +178,7 @@ class Lifecycle:
 
     async def close(self, code: int, reason: str) -> None:
         """See :meth:`AdvancedWebSocket.close`."""
+        self.check_owner()
         if not 1000 <= code <= 4999 or code in (1004, 1005, 1006, 1015):
             raise ValueError(f"code: {code!r} cannot be sent in a close frame")
         cycle = self._cycle

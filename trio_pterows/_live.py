@@ -8,6 +8,10 @@ is the connection's scope. It returns :class:`Opened` or :class:`Failed`.
 
 A :class:`Live` is the transport handler of its connection and goes through
 :class:`LivePhase`; how it ended (:class:`LiveEnd`) tells the supervisor what is next.
+
+Internal hook: :attr:`LiveRunner.connect_gate` (from
+``AdvancedWebSocket(..., _connect_gate=...)``) is entered around every handshake attempt,
+first connect and reconnects alike, and costs nothing when unset.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ from __future__ import annotations
 import enum
 import ssl
 from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager
 from typing import Any
 
 import attrs
@@ -145,7 +150,7 @@ class Live:
     def on_end(self, conn: TransportConnection) -> None:
         # The connection can carry no more replies: fail waiting calls at once
         # (also while on_connect runs, before the connection ever opened).
-        if conn is not self.conn and self.conn is not None:
+        if conn is not self.conn:  # a handshake that failed: nobody waits on it yet
             return
         if self.phase in (LivePhase.OPEN, LivePhase.CLOSING):
             self.scope.cancel()  # ends the heartbeat and the flusher
@@ -177,6 +182,7 @@ class LiveRunner:
         "_opener",
         "_owner",
         "_state",
+        "connect_gate",
         "connected_at",
         "connections",
         "current",
@@ -211,6 +217,9 @@ class LiveRunner:
         self.current_url: str | None = None
         self.connected_at: float | None = None
         self.connections = 0
+        #: Entered around every handshake (a connection group's shared budget); the
+        #: wait for it does not count toward ``connection_timeout``. None: no gate.
+        self.connect_gate: Callable[[], AbstractAsyncContextManager[None]] | None = None
 
     @property
     def open_live(self) -> Live | None:
@@ -290,11 +299,12 @@ class LiveRunner:
         """The handshake, then ``on_connect``: None when the connection may open."""
         options = self.shared.options
         try:
-            transport = get_transport(options.transport)
-            target, params = self._params(live.url)
-            with trio.fail_after(options.connection_timeout):
-                stream = await open_stream(target, self._opener)
-                conn = await transport.open(nursery, stream, params, live)
+            gate = self.connect_gate
+            if gate is None:
+                conn = await self._handshake(live, nursery)
+            else:
+                async with gate():
+                    conn = await self._handshake(live, nursery)
         except trio.TooSlowError:
             return TimeoutError(
                 f"no WebSocket handshake within connection_timeout={options.connection_timeout}s"
@@ -315,6 +325,14 @@ class LiveRunner:
             if conn.ended.is_set():
                 return self._fatal_close_error(conn) or self._lost_error(conn, "during on_connect")
         return None
+
+    async def _handshake(self, live: Live, nursery: trio.Nursery) -> TransportConnection:
+        options = self.shared.options
+        transport = get_transport(options.transport)
+        target, params = self._params(live.url)
+        with trio.fail_after(options.connection_timeout):
+            stream = await open_stream(target, self._opener)
+            return await transport.open(nursery, stream, params, live)
 
     def _fatal_close_error(self, conn: TransportConnection) -> ConnectionLost | None:
         """A peer close with one of ``fatal_close_codes`` while setting up: stop."""
@@ -355,10 +373,12 @@ class LiveRunner:
         self.connections += 1
         self._state.set(ConnectionState.OPEN)
         self.receiver.arm_waiters()
+        # Sends from here on (an "open" listener's too) go to this connection; the
+        # flusher, if anything is queued, starts at the next checkpoint.
+        self.sender.attach(conn, nursery)
         self.shared.log.info("connected to %s", safe_url)
         self.shared.emit("open", lambda: OpenEvent(type="open", timestamp=now, url=safe_url))
         on_open(live)
-        self.sender.attach(conn, nursery)
 
     async def close(self, live: Live, code: int, reason: str, end: LiveEnd) -> None:
         """This side's closing handshake (bounded by ``close_timeout``); then the
@@ -394,11 +414,12 @@ class LiveRunner:
             code, reason, clean = info.code, info.reason, info.clean
         else:
             code, reason, clean = 1006, "connection lost", False
-        self.receiver.fail_waiters(
-            ConnectionLost(
-                f"the connection closed ({close_text(code, reason)})", code=code, reason=reason
+        if conn is not None:  # waiters are armed only once a handshake completed
+            self.receiver.fail_waiters(
+                ConnectionLost(
+                    f"the connection closed ({close_text(code, reason)})", code=code, reason=reason
+                )
             )
-        )
         live.set_phase(LivePhase.ENDED)
         if live.opened_at is None:
             return None

@@ -1,17 +1,7 @@
-"""AdvancedWebSocket: the façade users hold, and open_websocket.
+"""AdvancedWebSocket: the façade users hold (``open_websocket`` is in :mod:`._open`).
 
-Task layout (see docs/topics/architecture)::
-
-    AdvancedWebSocket nursery (lives as long as the ``async with`` block)
-    ├── supervisor (_cycle)    connect rounds over url + fallbacks, backoff, reconnect;
-    │   │                      while a connection is open, runs its heartbeat
-    │   │                      (_heartbeat) in the connection's task (_live)
-    │   └── per-connection nursery: its cancel scope is the connection's scope
-    │       ├── transport reader   parses frames; runs the receive path (_receive)
-    │       │                      inline
-    │       └── flusher (_send)    writes the outgoing queue in order (only while
-    │                              something is queued)
-    └── dispatcher             runs async event listeners (bounded channel)
+The tasks (the supervisor, each connection's reader and flusher, the dispatcher) and
+the modules are drawn in docs/topics/architecture.rst.
 
 The façade owns no connection state of its own: each component does (the supervisor's
 :class:`CyclePhase`, the connection's :class:`LivePhase`, the incoming buffer's
@@ -23,6 +13,7 @@ is a snapshot of them. Nothing here outlives the ``async with`` block.
 from __future__ import annotations
 
 from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager
 from types import TracebackType
 from typing import Any
 
@@ -31,7 +22,6 @@ import trio
 from ._context import Shared
 from ._cycle import Supervisor
 from ._events import ConnectionState, EventType, Subscription
-from ._exceptions import Destroyed
 from ._handle import Connection, ManagerStatistics
 from ._heartbeat import Heartbeat
 from ._lifecycle import Lifecycle
@@ -45,7 +35,7 @@ from ._state import StateCell
 from .transports import check_available
 from .transports._stream import StreamOpener
 
-__all__ = ["CLOSE_TIMEOUT", "AdvancedWebSocket", "open_websocket"]
+__all__ = ["CLOSE_TIMEOUT", "AdvancedWebSocket"]
 
 #: The default of ``close_timeout``: how long a closing handshake may take.
 CLOSE_TIMEOUT = 2.0
@@ -64,6 +54,9 @@ class AdvancedWebSocket:
     ``stream_opener`` (``async (url) -> trio.abc.Stream``) replaces TCP/TLS: tests use
     it with :func:`trio.testing.memory_stream_pair`; it also serves unix sockets.
     ``url`` still sets the Host header and request path.
+
+    ``_connect_gate`` (internal, for connection groups): ``() -> async context
+    manager`` entered around every handshake attempt (see ``trio_pterows._live``).
     """
 
     __slots__ = (
@@ -84,6 +77,7 @@ class AdvancedWebSocket:
         /,
         *,
         stream_opener: StreamOpener | None = None,
+        _connect_gate: Callable[[], AbstractAsyncContextManager[None]] | None = None,
         **kwargs: Any,
     ) -> None:
         if options is None:
@@ -99,8 +93,15 @@ class AdvancedWebSocket:
         self._heartbeat = heartbeat = Heartbeat(shared, receiver)
         self._sender = sender = Sender(shared, state)
         self._runner = runner = LiveRunner(
-            shared, state, receiver, heartbeat, sender, owner=self, stream_opener=stream_opener
+            shared,
+            state,
+            receiver,
+            heartbeat,
+            sender,
+            owner=self,
+            stream_opener=stream_opener,
         )
+        runner.connect_gate = _connect_gate
         self._cycle = Supervisor(shared, state, runner)
         self._life = Lifecycle(shared, state, self._cycle)
         self._dispatcher_started = False
@@ -165,6 +166,7 @@ class AdvancedWebSocket:
     async def wait_state(self, *states: ConnectionState | str) -> ConnectionState:
         """Wait until :attr:`state` is one of ``states`` and return it (at once if it
         already is). Cancellation: the wait simply stops."""
+        self._life.check_owner()
         if not states:
             raise TypeError("wait_state: pass at least one ConnectionState")
         wanted = {ConnectionState(s) for s in states}
@@ -218,6 +220,7 @@ class AdvancedWebSocket:
         outgoing queue's bound and policy at once; ``incoming_queue_limit`` from the
         next connect cycle after a close.
         """
+        self._life.check_owner()
         options = self._shared.options.evolve(**changes)
         if "transport" in changes:
             check_available(options.transport)
@@ -326,9 +329,20 @@ class AdvancedWebSocket:
         nothing queued). A write cancelled half-way leaves a partial frame on the
         wire, so the connection is dropped and, with ``auto_reconnect``, reopened.
         """
-        if self._life.destroyed:
-            raise Destroyed("this AdvancedWebSocket was closed for good (aclose)")
+        self._life.check_send()
         await self._sender.send(data, urgent)
+
+    def send_nowait(self, data: Any) -> None:
+        """Hand ``data`` to the outgoing buffer (the queue) and return; never blocks.
+
+        While connected, the flusher writes buffered messages in order, behind anything
+        already queued; hooks, interceptors and encoding run at flush time, and their
+        errors are ``error`` events (that message is dropped, counted). Raises
+        :class:`QueueFull` when the queue is full (``message_queue_overflow="reject"``)
+        and :class:`NotConnected` when not connected and ``queue_messages`` is off.
+        """
+        self._life.check_send()
+        self._sender.send_nowait(data)
 
     async def wait_flushed(self) -> None:
         """Wait until the outgoing queue is empty: every queued message was written
@@ -336,10 +350,12 @@ class AdvancedWebSocket:
 
         Returns at once when nothing is queued. Safe to cancel.
         """
+        self._life.check_owner()
         await self._sender.wait_flushed()
 
     def clear_message_queue(self) -> int:
         """Drop every queued message; return how many were dropped."""
+        self._life.check_owner()
         return self._sender.clear()
 
     async def send_and_wait_response(
@@ -359,11 +375,12 @@ class AdvancedWebSocket:
         predicate's own exception if it raises. The reply is also delivered to
         listeners and ``async for`` as usual. Safe to cancel.
         """
+        self._life.check_owner()
         return await self._receiver.wait_response(
             lambda: self.send(message, urgent=urgent),
             predicate,
             timeout,
-            armed=self._runner.current is not None,
+            armed=self._runner.set_up,
         )
 
     # ------------------------------------------------------------------ receive
@@ -371,12 +388,18 @@ class AdvancedWebSocket:
     async def receive(self) -> Any:
         """The next message, across reconnects.
 
-        Raises :class:`trio.EndOfChannel` once the manager is closed for good and
-        the buffer is drained. Safe to cancel: no message is lost.
+        Once the manager stopped for good and the buffer is drained: raises
+        :class:`trio.EndOfChannel` when the user ended it (close(), aclose(),
+        ``on_before_reconnect`` returning False) or, without ``auto_reconnect``, the
+        peer closed with 1000/1001; otherwise raises the reason,
+        :class:`ConnectionFailed` or :class:`ConnectionLost` (``async for`` alike, with
+        StopAsyncIteration for the clean end). Safe to cancel: no message is lost.
         """
+        self._life.check_owner()
         return await self._receiver.receive()
 
     def __aiter__(self) -> Receiver:
+        self._life.check_owner()
         return self._receiver
 
     async def __anext__(self) -> Any:
@@ -387,48 +410,3 @@ class AdvancedWebSocket:
             f"<AdvancedWebSocket {redact_url(self._shared.options.url)} "
             f"state={self._state.value.value} queued={len(self._sender.queue)}>"
         )
-
-
-class open_websocket:
-    """``async with open_websocket(url, **options) as ws:`` — enter and connect.
-
-    Like ``async with AdvancedWebSocket(...)`` followed by ``await ws.connect()``;
-    a :class:`ConnectionFailed` from that first connect is raised by ``async with``.
-    """
-
-    def __init__(
-        self,
-        url: str | None = None,
-        /,
-        *,
-        options: WSConnectionOptions | None = None,
-        stream_opener: StreamOpener | None = None,
-        **kwargs: Any,
-    ) -> None:
-        if options is None:
-            if url is None:
-                raise TypeError("open_websocket: pass a url or options=")
-            options = WSConnectionOptions(url=url, **kwargs)
-        else:
-            changes = dict(kwargs)
-            if url is not None:
-                changes["url"] = url
-            options = options.evolve(**changes) if changes else options
-        self._ws = AdvancedWebSocket(options, stream_opener=stream_opener)
-
-    async def __aenter__(self) -> AdvancedWebSocket:
-        ws = await self._ws.__aenter__()
-        try:
-            await ws.connect()
-        except BaseException as exc:
-            await ws.__aexit__(type(exc), exc, exc.__traceback__)
-            raise
-        return ws
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> bool:
-        return await self._ws.__aexit__(exc_type, exc, tb)

@@ -17,6 +17,7 @@ import attrs
 
 from ._backoff import STRATEGIES, ReconnectStrategy
 from ._queue import OVERFLOW_POLICIES, OverflowPolicy
+from ._urls import redact_url, repr_headers, repr_url, repr_urls, split_url
 
 __all__ = ["WSConnectionOptions", "redact_url", "split_url"]
 
@@ -34,57 +35,6 @@ Interceptor = Callable[[Any], Any]
 Hook = Callable[..., Any]
 
 MIB = 1024 * 1024
-
-
-# ---------------------------------------------------------------------------- URLs
-
-
-def split_url(url: str, *, option: str = "url") -> tuple[bool, str, int, str]:
-    """Split a ws:// or wss:// URL into ``(secure, host, port, resource)``.
-
-    ``resource`` is the path plus query string, as sent in the request line. The
-    scheme is case-insensitive; whitespace anywhere in the URL is refused.
-    """
-    if not isinstance(url, str):
-        raise TypeError(
-            f"{option}: expected a ws:// or wss:// URL string, got {type(url).__name__}"
-        )
-    if any(c.isspace() or ord(c) < 0x20 for c in url):
-        raise ValueError(f"{option}: URL contains whitespace or control characters")
-    try:
-        parts = urllib.parse.urlsplit(url)
-        port = parts.port
-        host = parts.hostname
-    except ValueError as exc:
-        raise ValueError(f"{option}: invalid URL {redact_url(url)!r}: {exc}") from None
-    scheme = parts.scheme.lower()
-    if scheme not in ("ws", "wss"):
-        raise ValueError(f"{option}: URL scheme must be ws:// or wss://, got {redact_url(url)!r}")
-    if not host:
-        raise ValueError(f"{option}: URL has no host: {redact_url(url)!r}")
-    if port == 0:
-        raise ValueError(f"{option}: port 0 is not a port to connect to: {redact_url(url)!r}")
-    secure = scheme == "wss"
-    if port is None:
-        port = 443 if secure else 80
-    resource = parts.path or "/"
-    if parts.query:
-        resource += "?" + parts.query
-    return secure, host, port, resource
-
-
-def redact_url(url: object) -> str:
-    """``url`` without credentials and query string, safe for logs and error messages."""
-    text = str(url)
-    try:
-        parts = urllib.parse.urlsplit(text)
-    except ValueError:
-        return "<unparseable URL>"
-    netloc = parts.netloc
-    if "@" in netloc:
-        netloc = "***@" + netloc.rpartition("@")[2]
-    query = "***" if parts.query else ""
-    return urllib.parse.urlunsplit((parts.scheme, netloc, parts.path, query, ""))
 
 
 # ---------------------------------------------------------------------- validators
@@ -318,57 +268,12 @@ def _heartbeat_interval(value: Any) -> float | None:
     return value  # type: ignore[no-any-return]
 
 
-# ------------------------------------------------------------------------ repr
-
-#: Header names whose values are always credentials (lower case).
-_SECRET_HEADERS = frozenset({"authorization", "cookie", "proxy-authorization"})
-#: Any header whose name contains one of these (case-insensitive) is a credential too.
-_SECRET_WORDS = ("token", "key", "secret")
-_REDACTED = "***"
-
-
-def _repr_url(url: object) -> str:
-    """``url`` for a repr: userinfo and every query value (and a fragment) replaced by
-    ``***``; the query's names stay, so the repr still tells which URL it is."""
-    if not isinstance(url, str):
-        return repr(url)
-    try:
-        parts = urllib.parse.urlsplit(url)
-    except ValueError:
-        return repr("<unparseable URL>")
-    netloc = parts.netloc
-    if "@" in netloc:
-        netloc = f"{_REDACTED}@{netloc.rpartition('@')[2]}"
-    query = "&".join(
-        f"{name}={_REDACTED}" if sep else _REDACTED
-        for name, sep, _ in (item.partition("=") for item in parts.query.split("&") if item)
-    )
-    fragment = _REDACTED if parts.fragment else ""
-    return repr(urllib.parse.urlunsplit((parts.scheme, netloc, parts.path, query, fragment)))
-
-
-def _is_secret_header(name: str) -> bool:
-    lower = name.lower()
-    return lower in _SECRET_HEADERS or any(word in lower for word in _SECRET_WORDS)
-
-
-def _repr_headers(headers: tuple[tuple[str, str], ...]) -> str:
-    return repr(
-        tuple((name, _REDACTED if _is_secret_header(name) else value) for name, value in headers)
-    )
-
-
-def _repr_urls(urls: tuple[str, ...]) -> str:
-    shown = [_repr_url(url) for url in urls]
-    return f"({shown[0]},)" if len(shown) == 1 else f"({', '.join(shown)})"
-
-
 #: Fields whose values may carry credentials, and how a repr shows them.
 _REPR_AS: dict[str, Callable[[Any], str]] = {
-    "url": _repr_url,
-    "fallback_urls": _repr_urls,
-    "proxy": _repr_url,  # a proxy URL may carry user:password (a bool stays as it is)
-    "headers": _repr_headers,
+    "url": repr_url,
+    "fallback_urls": repr_urls,
+    "proxy": repr_url,  # a proxy URL may carry user:password (a bool stays as it is)
+    "headers": repr_headers,
 }
 
 

@@ -187,6 +187,15 @@ class Sender:
         if hook is not None:
             await call(hook, final)
 
+    def send_nowait(self, data: Any) -> None:
+        """See :meth:`AdvancedWebSocket.send_nowait`: into the queue, never blocking."""
+        if self._writer is Writer.NONE and not self._shared.options.queue_messages:
+            raise NotConnected(
+                f"not connected (state {self._state.value.value}) and queue_messages is off"
+            )
+        self.queue.put(data)
+        self.wake_flusher()
+
     async def prepare(self, data: Any) -> tuple[Any, Frame] | None:
         """Run hooks, interceptors and the encoder: ``(final, frame)``; None means DROP."""
         options = self._shared.options

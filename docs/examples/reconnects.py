@@ -46,8 +46,11 @@ async def main() -> None:
             print("state:", ws.state)
 
             await server.close_all(4000, "account suspended")  # a fatal close code
-            async for message in ws:  # ends: no reconnect after a fatal close
-                print("message:", message)
+            try:
+                async for message in ws:  # no reconnect after a fatal close: raises it
+                    print("message:", message)
+            except pw.ConnectionLost as lost:
+                print(f"lost for good: {lost.code} {lost.reason} (fatal={lost.fatal})")
             print("state:", ws.state)
 
         # Down for good: connect() gives up after max_reconnect_attempts retries.

@@ -472,10 +472,14 @@ class Console:
     async def __anext__(self) -> ConsoleEvent:
         try:
             event: ConsoleEvent = await self.ws.receive()
-        except trio.EndOfChannel:
+        except (trio.EndOfChannel, PterowsError) as end:
+            # The manager ends iteration cleanly or with the reason (ConnectionLost /
+            # ConnectionFailed); a node that ended the session for good says so.
             if self._final is not None:
                 raise self._final from None
-            raise StopAsyncIteration from None
+            if isinstance(end, trio.EndOfChannel):
+                raise StopAsyncIteration from None
+            raise
         return event
 
 

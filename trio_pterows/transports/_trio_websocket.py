@@ -283,7 +283,7 @@ class TrioWebSocketConnection(WebSocketConnection):
             ) from None
         refused = cast("_ClientWS", self._wsproto).handshake_error
         if refused is not None:
-            raise HandshakeError(f"bad WebSocket upgrade response: {refused}") from None
+            raise HandshakeError(f"bad WebSocket upgrade response: {_cause(refused)}") from None
         if error is not None:
             raise error
         if not self._open_handshake.is_set():
@@ -405,6 +405,18 @@ class TrioWebSocketConnection(WebSocketConnection):
                 raise _Closed(self._close_reason) from None
         finally:
             lock.release()
+
+
+def _cause(wsproto_message: str) -> str:
+    """wsproto's reason for refusing an upgrade response, in the protocol's terms."""
+    if wsproto_message == "Bad accept token":
+        return "wrong Sec-WebSocket-Accept (it does not answer our Sec-WebSocket-Key)"
+    for what in ("subprotocol", "extension"):
+        prefix = f"unrecognized {what} "
+        if wsproto_message.startswith(prefix):
+            name = wsproto_message[len(prefix) :]
+            return f"the server chose the {what} {name!r}, which we did not offer"
+    return wsproto_message
 
 
 class TrioWebSocketTransport:

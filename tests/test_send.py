@@ -1,8 +1,10 @@
-"""The outgoing queue against a live manager: order, hooks at flush time, overflow,
-on_connect priority, and a connection dying mid-flush."""
+"""The outbound path (trio_pterows/_send.py): the outgoing pipeline (hooks, interceptors,
+DROP, errors), and the queue against a live manager: order, hooks at flush time,
+overflow, on_connect priority, and a connection dying mid-flush."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from typing import Any
 
@@ -287,3 +289,167 @@ async def test_a_flusher_runs_only_while_something_is_queued(
             await trio.testing.wait_all_tasks_blocked()
             assert received == ["q0", "q1", "q2", "a", "b"]
             assert _flushers() == []
+
+
+# ------------------------------------------------------------ the outgoing pipeline
+
+
+async def test_outgoing_pipeline_order(
+    memory_server: MemoryWebSocketServer, make_ws: MakeWS
+) -> None:
+    trace: list[str] = []
+
+    def before(message: Any) -> Any:
+        trace.append(f"before:{message}")
+        return {**message, "before": True}
+
+    def first(message: Any) -> Any:
+        trace.append("first")
+        return {**message, "first": True}
+
+    async def second(message: Any) -> Any:  # async interceptors work too
+        trace.append("second")
+        return {**message, "second": True}
+
+    def after(message: Any) -> None:
+        trace.append(f"after:{sorted(message)}")
+
+    with trio.fail_after(5):
+        async with make_ws(
+            auto_json=True,
+            on_before_send=before,
+            outgoing_message_interceptors=[first, second],
+            on_after_send=after,
+        ) as ws:
+            await ws.connect()
+            await ws.send({"id": 1})
+            echoed = await ws.receive()
+    assert trace == [
+        "before:{'id': 1}",
+        "first",
+        "second",
+        "after:['before', 'first', 'id', 'second']",
+    ]
+    assert echoed == {"id": 1, "before": True, "first": True, "second": True}
+
+
+@pytest.mark.parametrize("where", ["on_before_send", "interceptor"])
+async def test_drop_sends_nothing(make_ws: MakeWS, where: str) -> None:
+    def dropper(message: Any) -> Any:
+        return pw.DROP if message == "secret" else message
+
+    options: dict[str, Any] = (
+        {"on_before_send": dropper}
+        if where == "on_before_send"
+        else {"outgoing_message_interceptors": [dropper]}
+    )
+    with trio.fail_after(5):
+        async with make_ws(**options) as ws:
+            await ws.connect()
+            await ws.send("secret")
+            await ws.send("public")
+            assert await ws.receive() == "public"
+            assert ws.get_metrics().messages_sent == 1
+
+
+async def test_hook_exceptions_reach_the_caller(make_ws: MakeWS) -> None:
+    class HookError(Exception):
+        pass
+
+    def before(message: Any) -> Any:
+        if message == "boom":
+            raise HookError("rejected")
+        return message
+
+    def after(message: Any) -> None:
+        if message == "after-boom":
+            raise HookError("after failed")
+
+    with trio.fail_after(5):
+        async with make_ws(on_before_send=before, on_after_send=after) as ws:
+            await ws.connect()
+            with pytest.raises(HookError, match="rejected"):
+                await ws.send("boom")
+            with pytest.raises(HookError, match="after failed"):
+                await ws.send("after-boom")  # written, then the hook failed
+            await ws.send("fine")
+            assert await ws.receive() == "after-boom"
+            assert await ws.receive() == "fine"
+
+
+# ------------------------------------------------------------------ send_nowait
+
+
+async def test_send_nowait_writes_in_order_behind_the_queue(
+    memory_server: MemoryWebSocketServer, make_ws: MakeWS
+) -> None:
+    received: list[str | bytes] = []
+    memory_server.handler = recording_handler(received)
+    with trio.fail_after(10):
+        async with make_ws(queue_messages=True, auto_json=True) as ws:
+            ws.send_nowait("queued while closed")  # queue_messages: buffered
+            await ws.connect()
+            for i in range(5):
+                ws.send_nowait({"n": i})  # never blocks; encoded at flush time
+            await ws.send("direct")  # behind what is buffered
+            await ws.wait_flushed()
+            await ws.close()
+    assert received[0] == "queued while closed"
+    assert [json.loads(m) for m in received[1:6]] == [{"n": i} for i in range(5)]
+    assert received[6] == "direct"
+
+
+async def test_send_nowait_without_a_queue_needs_a_connection(
+    memory_server: MemoryWebSocketServer, make_ws: MakeWS
+) -> None:
+    received: list[str | bytes] = []
+    memory_server.handler = recording_handler(received)
+    with trio.fail_after(10):
+        async with make_ws() as ws:
+            with pytest.raises(pw.NotConnected, match="queue_messages is off"):
+                ws.send_nowait("x")
+            await ws.connect()
+            ws.send_nowait("connected: buffered and flushed")
+            await ws.wait_flushed()
+            await ws.close()
+    assert received == ["connected: buffered and flushed"]
+
+
+async def test_send_nowait_full_buffer_and_flush_time_errors(
+    memory_server: MemoryWebSocketServer, make_ws: MakeWS
+) -> None:
+    with trio.fail_after(10):
+        async with make_ws(queue_messages=True, message_queue_limit=2) as ws:
+            errors = EventLog(ws, "error")
+            ws.send_nowait("a")
+            ws.send_nowait(object())  # not encodable: an error event at flush time
+            with pytest.raises(pw.QueueFull):
+                ws.send_nowait("c")
+            assert ws.get_metrics().queued == 2
+            await ws.connect()
+            await ws.wait_flushed()
+            assert await ws.receive() == "a"
+    (error,) = errors.of("error")
+    assert isinstance(error.error, TypeError)
+    assert error.context == "flush"
+
+
+async def test_send_nowait_after_aclose_is_destroyed(make_ws: MakeWS) -> None:
+    async with make_ws(queue_messages=True) as ws:
+        await ws.aclose()
+        with pytest.raises(pw.Destroyed):
+            ws.send_nowait("late")
+
+
+async def test_an_open_listener_can_send_at_once(
+    memory_server: MemoryWebSocketServer, make_ws: MakeWS
+) -> None:
+    received: list[str | bytes] = []
+    memory_server.handler = recording_handler(received)
+    with trio.fail_after(10):
+        async with make_ws() as ws:  # queue_messages off: only an open connection takes it
+            ws.add_event_listener("open", lambda event: ws.send_nowait("hello from open"))
+            await ws.connect()
+            await ws.wait_flushed()
+            await ws.close()
+    assert received == ["hello from open"]

@@ -1,4 +1,5 @@
-"""The message pipeline both ways, and request/response."""
+"""The inbound path (trio_pterows/_receive.py): decoding, incoming interceptors, the
+pong check, response waiters (send_and_wait_response), oversized messages."""
 
 from __future__ import annotations
 
@@ -16,89 +17,6 @@ from trio_pterows.testing import MemoryWebSocketServer
 from .conftest import EventLog
 
 MakeWS = Callable[..., pw.AdvancedWebSocket]
-
-
-async def test_outgoing_pipeline_order(
-    memory_server: MemoryWebSocketServer, make_ws: MakeWS
-) -> None:
-    trace: list[str] = []
-
-    def before(message: Any) -> Any:
-        trace.append(f"before:{message}")
-        return {**message, "before": True}
-
-    def first(message: Any) -> Any:
-        trace.append("first")
-        return {**message, "first": True}
-
-    async def second(message: Any) -> Any:  # async interceptors work too
-        trace.append("second")
-        return {**message, "second": True}
-
-    def after(message: Any) -> None:
-        trace.append(f"after:{sorted(message)}")
-
-    with trio.fail_after(5):
-        async with make_ws(
-            auto_json=True,
-            on_before_send=before,
-            outgoing_message_interceptors=[first, second],
-            on_after_send=after,
-        ) as ws:
-            await ws.connect()
-            await ws.send({"id": 1})
-            echoed = await ws.receive()
-    assert trace == [
-        "before:{'id': 1}",
-        "first",
-        "second",
-        "after:['before', 'first', 'id', 'second']",
-    ]
-    assert echoed == {"id": 1, "before": True, "first": True, "second": True}
-
-
-@pytest.mark.parametrize("where", ["on_before_send", "interceptor"])
-async def test_drop_sends_nothing(make_ws: MakeWS, where: str) -> None:
-    def dropper(message: Any) -> Any:
-        return pw.DROP if message == "secret" else message
-
-    options: dict[str, Any] = (
-        {"on_before_send": dropper}
-        if where == "on_before_send"
-        else {"outgoing_message_interceptors": [dropper]}
-    )
-    with trio.fail_after(5):
-        async with make_ws(**options) as ws:
-            await ws.connect()
-            await ws.send("secret")
-            await ws.send("public")
-            assert await ws.receive() == "public"
-            assert ws.get_metrics().messages_sent == 1
-
-
-async def test_hook_exceptions_reach_the_caller(make_ws: MakeWS) -> None:
-    class HookError(Exception):
-        pass
-
-    def before(message: Any) -> Any:
-        if message == "boom":
-            raise HookError("rejected")
-        return message
-
-    def after(message: Any) -> None:
-        if message == "after-boom":
-            raise HookError("after failed")
-
-    with trio.fail_after(5):
-        async with make_ws(on_before_send=before, on_after_send=after) as ws:
-            await ws.connect()
-            with pytest.raises(HookError, match="rejected"):
-                await ws.send("boom")
-            with pytest.raises(HookError, match="after failed"):
-                await ws.send("after-boom")  # written, then the hook failed
-            await ws.send("fine")
-            assert await ws.receive() == "after-boom"
-            assert await ws.receive() == "fine"
 
 
 async def test_incoming_interceptors_transform_drop_and_fail_safely(
@@ -242,6 +160,51 @@ async def test_send_and_wait_response_while_queued_waits_for_the_reconnect(
         await trio.sleep(3)
         await ws.connect()
         await trio.sleep(1)
+    assert result == ["q"]
+
+
+async def test_a_waiter_made_during_a_handshake_survives_its_refusal(
+    autojump_clock: trio.testing.MockClock, memory_server: MemoryWebSocketServer
+) -> None:
+    """Armed only once a handshake completed: a response waiter created while a
+    reconnect's handshake runs, which the server then refuses (HTTP 503), is not failed;
+    it gets its reply on the next connection."""
+    result: list[Any] = []
+    opened = 0
+    third = trio.Event()
+
+    async def ask(ws: pw.AdvancedWebSocket) -> None:
+        result.append(await ws.send_and_wait_response("q", lambda m: m == "q", timeout=30))
+
+    async with trio.open_nursery() as nursery:
+
+        async def opener(url: str) -> trio.abc.Stream:
+            nonlocal opened
+            opened += 1
+            if opened == 2:  # the first reconnect: its handshake is about to run
+                memory_server.refuse = 503
+                nursery.start_soon(ask, ws)
+                await trio.testing.wait_all_tasks_blocked()
+            elif opened == 3:
+                memory_server.refuse = None
+                third.set()
+            return await memory_server.open_stream(url)
+
+        ws = pw.AdvancedWebSocket(
+            url="ws://memory.test/",
+            heartbeat_interval=None,
+            queue_messages=True,
+            auto_reconnect=True,
+            reconnect_strategy="fixed",
+            stream_opener=opener,
+        )
+        with trio.fail_after(60):
+            async with ws:
+                await ws.connect()
+                await memory_server.vanish()
+                await third.wait()
+                await ws.wait_state(pw.ConnectionState.OPEN)
+                await trio.testing.wait_all_tasks_blocked()
     assert result == ["q"]
 
 

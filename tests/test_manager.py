@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import contextlib
+import importlib.util
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import attrs
@@ -224,7 +226,14 @@ async def test_peer_close_code_and_reason_are_reported(
             log = EventLog(ws, "close")
             await ws.connect()
             await memory_server.close_all(4321, "go away")
-            assert [m async for m in ws] == []  # no auto_reconnect: iteration ends
+            # No auto_reconnect and not 1000/1001: iteration raises the reason.
+            with pytest.raises(pw.ConnectionLost) as info:
+                _ = [m async for m in ws]
+            assert (info.value.code, info.value.reason, info.value.fatal) == (
+                4321,
+                "go away",
+                False,
+            )
     (event,) = log.of("close")
     assert (event.code, event.reason, event.was_clean) == (4321, "go away", True)
     assert ws.state is pw.ConnectionState.CLOSED
@@ -397,3 +406,125 @@ async def test_repr_redacts_the_url() -> None:
     ws = pw.AdvancedWebSocket(url="wss://user:pw@example.test/ws?token=SECRET")
     assert "SECRET" not in repr(ws)
     assert "pw@" not in repr(ws)
+
+
+# ------------------------------------------------------------------ wait_state
+
+
+async def test_wait_state_returns_at_once_when_already_there(make_ws: MakeWS) -> None:
+    with trio.fail_after(5):
+        async with make_ws() as ws:
+            assert await ws.wait_state(pw.ConnectionState.CLOSED) is pw.ConnectionState.CLOSED
+            assert await ws.wait_state("OPEN", "CLOSED") is pw.ConnectionState.CLOSED
+
+
+async def test_wait_state_follows_the_connection(
+    autojump_clock: trio.testing.MockClock,
+    memory_server: MemoryWebSocketServer,
+    make_ws: MakeWS,
+) -> None:
+    S = pw.ConnectionState
+    seen: list[pw.ConnectionState] = []
+
+    async def watch(ws: pw.AdvancedWebSocket) -> None:
+        seen.append(await ws.wait_state(S.OPEN))
+        seen.append(await ws.wait_state(S.RECONNECTING))
+        seen.append(await ws.wait_state(S.OPEN))
+
+    ws = make_ws(auto_reconnect=True, reconnect_interval=1.0)
+    with trio.fail_after(30):
+        async with ws, trio.open_nursery() as nursery:
+            nursery.start_soon(watch, ws)
+            await trio.testing.wait_all_tasks_blocked()
+            assert seen == []  # no polling: it waits
+            await ws.connect()
+            await memory_server.vanish()
+    assert seen == [S.OPEN, S.RECONNECTING, S.OPEN]
+
+
+async def test_wait_state_needs_a_state(make_ws: MakeWS) -> None:
+    async with make_ws() as ws:
+        with pytest.raises(TypeError, match="wait_state"):
+            await ws.wait_state()
+        with pytest.raises(ValueError, match="OPENED"):
+            await ws.wait_state("OPENED")
+
+
+# ------------------------------------------------------------------ statistics
+
+
+async def test_statistics_snapshot_the_components(
+    memory_server: MemoryWebSocketServer, make_ws: MakeWS
+) -> None:
+    with trio.fail_after(5):
+        async with make_ws(queue_messages=True) as ws:
+            idle = ws.statistics()
+            assert (idle.supervisor, idle.connection, idle.heartbeat) == ("idle", None, "idle")
+            assert (idle.incoming_flow, idle.incoming_buffered) == ("flowing", 0)
+            await ws.send("queued")
+            assert ws.statistics().queued_messages == ("queued",)
+            await ws.connect()
+            assert await ws.receive() == "queued"
+            live = ws.statistics()
+            assert (live.supervisor, live.connection) == ("running", "open")
+            assert live.queued == 0
+            with pytest.raises(attrs.exceptions.FrozenInstanceError):
+                live.queued = 1  # type: ignore[misc]
+            await ws.close()
+            assert ws.statistics().supervisor == "idle"
+
+
+# ---------------------------------------------------------------- connect gate
+
+
+async def test_the_connect_gate_is_entered_around_every_handshake(
+    autojump_clock: trio.testing.MockClock, memory_server: MemoryWebSocketServer
+) -> None:
+    entered: list[float] = []
+    inside = 0
+
+    @contextlib.asynccontextmanager
+    async def gate() -> AsyncIterator[None]:
+        nonlocal inside
+        entered.append(trio.current_time())
+        await trio.sleep(5)  # waiting for the budget: not part of connection_timeout
+        inside += 1
+        try:
+            yield
+        finally:
+            inside -= 1
+
+    with trio.fail_after(60):
+        await _reconnect_through(gate, memory_server)
+    assert len(entered) == 2  # the first connect and the reconnect
+    assert memory_server.accepted == 2
+    assert inside == 0  # left once each handshake is done
+
+
+async def _reconnect_through(gate: Any, memory_server: MemoryWebSocketServer) -> None:
+    async with pw.AdvancedWebSocket(
+        url="ws://memory.test/",
+        heartbeat_interval=None,
+        auto_reconnect=True,
+        reconnect_interval=1.0,
+        connection_timeout=1.0,
+        stream_opener=memory_server.open_stream,
+        _connect_gate=gate,
+    ) as ws:
+        await ws.connect()
+        await memory_server.vanish()
+        await ws.wait_state(pw.ConnectionState.RECONNECTING)
+        await ws.wait_state(pw.ConnectionState.OPEN)
+
+
+@pytest.mark.skipif(
+    importlib.util.find_spec("trio_pterows.transports._websockets") is not None,
+    reason="the websockets transport is in this build",
+)
+def test_a_transport_this_build_lacks_is_refused_clearly() -> None:
+    with pytest.raises(ValueError, match=r"^transport: 'websockets' is not available"):
+        pw.AdvancedWebSocket(url="ws://example.test/", transport="websockets")
+    ws = pw.AdvancedWebSocket(url="ws://example.test/")
+    with pytest.raises(ValueError, match=r"^transport"):
+        ws.update_options(transport="websockets")
+    assert ws.options.transport == "trio-websocket"  # unchanged
