@@ -94,8 +94,9 @@ def _status_error(status: int, body: bytes | bytearray) -> HandshakeError:
     )
 
 
-def _invalid(exc: Exception) -> HandshakeError:
-    """A response that is not a refusal but a bad upgrade: name what is wrong."""
+def _invalid(exc: Exception, response: Response | None = None) -> HandshakeError:
+    """A response that is not a refusal but a bad upgrade: name what is wrong (and
+    what the server sent, for an unrequested subprotocol or extension)."""
     if isinstance(exc, InvalidStatus):
         return _status_error(exc.response.status_code, exc.response.body)
     if isinstance(exc, InvalidHeaderValue) and exc.name == "Sec-WebSocket-Accept":
@@ -104,10 +105,13 @@ def _invalid(exc: Exception) -> HandshakeError:
         text = "no valid Sec-WebSocket-Accept in the server's upgrade"
     elif isinstance(exc, NegotiationError):
         what = str(exc)
+        headers = response.headers if response is not None else None
         if "subprotocol" in what:
-            text = f"the server chose an unrequested subprotocol ({what})"
+            sent = headers.get("Sec-WebSocket-Protocol") if headers is not None else None
+            text = f"the server chose an unrequested subprotocol {sent!r} ({what})"
         else:
-            text = f"the server accepted an unrequested extension ({what})"
+            sent = ", ".join(headers.get_all("Sec-WebSocket-Extensions")) if headers else None
+            text = f"the server accepted an unrequested extension {sent!r} ({what})"
     elif isinstance(exc, (InvalidUpgrade, InvalidHeader)):
         text = f"the server's upgrade is invalid: {exc}"
     elif isinstance(exc.__cause__, EOFError):
@@ -205,7 +209,7 @@ async def run_handshake(
         for event in handshake.events_received():
             if isinstance(event, Response):
                 if handshake.handshake_exc is not None:
-                    raise _invalid(handshake.handshake_exc)
+                    raise _invalid(handshake.handshake_exc, event)
                 protocol = _open_protocol(params, handshake)
                 if len(raw) > body_start:
                     protocol.receive_data(raw[body_start:])
