@@ -275,24 +275,21 @@ class WebsocketsConnection:
                     # Its socket directly: an idle reader waits with one coroutine and
                     # one context manager fewer (~0.6 KiB per connection, measured).
                     receive_some = stream.socket.recv
-                receive_data = protocol.receive_data
-                events_received = protocol.events_received
-                data_to_send = protocol.data_to_send
+                # Methods are looked up per read, not kept in locals: this frame lives
+                # as long as the connection, and each bound method costs 64 bytes.
                 read_size = self._read_size
-                dispatch = self._dispatch
-                close_expected = protocol.close_expected
                 while True:
                     data = await receive_some(read_size)
                     if not data:
                         break
-                    receive_data(data)
-                    if close_expected():  # a close frame or a protocol error: closing
+                    protocol.receive_data(data)
+                    if protocol.close_expected():  # a close frame or a protocol error
                         with trio.move_on_at(self._start_closing()):
-                            await dispatch(events_received())
+                            await self._dispatch(protocol.events_received())
                         break
-                    if not await dispatch(events_received()):
+                    if not await self._dispatch(protocol.events_received()):
                         break
-                    out = data_to_send()
+                    out = protocol.data_to_send()
                     if out:  # pongs to the peer's pings
                         await self._write_out(out)
             await self._finish_closing()
