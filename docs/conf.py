@@ -73,6 +73,14 @@ _ALIASES: dict[str, tuple[str, str]] = {}
 _MANAGER = "trio_pterows.AdvancedWebSocket"
 
 nitpick_ignore = [
+    # The offline Python inventory has no anchor for re.Pattern (command's expect=).
+    ("py:class", "re.Pattern"),
+    # Console's two halves (sending / waiting, and its reactions), shown as its bases;
+    # their public methods are documented on Console.
+    ("py:class", "trio_pterows.pterodactyl._commands.CommandsMixin"),
+    ("py:class", "trio_pterows.pterodactyl._reactions.ReactionsMixin"),
+    # FakeWings' server-event helpers, shown as its base; documented on FakeWings.
+    ("py:class", "trio_pterows.testing._wings_emit.ServerEventsMixin"),
     # The private accept loop TestServer and ChaosProxy share (shown as their base).
     ("py:class", "trio_pterows.testing._chaos._Listening"),
     # httpx's documentation is MkDocs: only AsyncClient and MockTransport have anchors
@@ -88,6 +96,12 @@ nitpick_ignore = [
     ("py:class", "StreamOpener"),
     # Subscription's constructor parameter: subscriptions come from ws.subscribe().
     ("py:class", "EventHub"),
+    # Subscription's type parameter, what it yields (Subscription[PongEvent], ...).
+    ("py:obj", "trio_pterows._events.E_co"),
+    ("py:class", "trio_pterows._events.E_co"),
+    # The typed event methods' mixin (AdvancedWebSocket's base): its methods are
+    # documented on AdvancedWebSocket itself (:inherited-members:).
+    ("py:class", "trio_pterows._event_api.EventSource"),
     # MemoryWebSocketServer's handler type: ``async (WebSocketConnection) -> None``.
     ("py:class", "Handler"),
     # The type of AdvancedWebSocket's internal ``_connect_gate`` parameter (groups).

@@ -25,7 +25,9 @@ from collections.abc import Iterable
 import httpx
 import trio
 
-from trio_pterows._cli import build_parser, read_api_key, run_console, setup_logging
+from trio_pterows.cli._console import read_api_key, run_console
+from trio_pterows.cli._main import build_parser
+from trio_pterows.cli._shared import setup_logging
 from trio_pterows.testing import FakeWings
 
 API_KEY = "ptlc_RunnerSecretKeyThatMustNeverBePrinted0000"

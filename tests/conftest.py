@@ -10,12 +10,14 @@ from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 import trio
 import trio_websocket
 
 from trio_pterows import AdvancedWebSocket, WSConnectionOptions
-from trio_pterows.testing import MemoryWebSocketServer
+from trio_pterows.pterodactyl import open_console
+from trio_pterows.testing import FakeWings, MemoryWebSocketServer
 
 MEMORY_URL = "ws://memory.test/ws"
 
@@ -253,6 +255,9 @@ _ONE_TRANSPORT_MODULES = frozenset(
         "test_retry",
         "test_state",
         "test_util",
+        "test_event_names",
+        "test_kwargs",
+        "test_typing",
         "test_transport_websockets",  # the websockets engine, through the seam
         "test_proxy",
     }
@@ -293,3 +298,68 @@ def transport(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -
             pytest.skip("this tree has no transport option yet")
         monkeypatch.setitem(defaults, "transport", chosen)
     return str(chosen)
+
+
+# --------------------------------------------------------------------------- Pterodactyl
+
+#: FakeWings settings for console tests with token lifetimes worth waiting for.
+TIMED_FAKE = {
+    "stats_interval": None,
+    "token_lifetime": 120.0,
+    "expiring_window": 30.0,
+    "check_interval": 10.0,
+    "initial_status": "running",
+}
+
+
+@pytest.fixture
+def fake_options() -> dict[str, Any]:
+    """FakeWings keyword arguments for ``fake``; a module overrides this fixture."""
+    return {"stats_interval": None, "power_delay": 0.05}
+
+
+@pytest.fixture
+def console_over_tcp() -> bool:
+    """Whether ``console_for`` connects over loopback TCP (else memory streams, for
+    autojump_clock); a module overrides this fixture."""
+    return False
+
+
+@pytest.fixture
+async def fake(nursery: trio.Nursery, fake_options: dict[str, Any]) -> FakeWings:
+    """A served FakeWings (node on loopback, panel as an httpx transport)."""
+    wings = FakeWings(**fake_options)
+    await nursery.start(wings.serve)
+    return wings
+
+
+@pytest.fixture
+async def panel(fake: FakeWings) -> AsyncIterator[httpx.AsyncClient]:
+    """An httpx client whose requests the fake panel answers."""
+    async with httpx.AsyncClient(transport=fake.panel_transport()) as client:
+        yield client
+
+
+@pytest.fixture
+def console_for(
+    fake: FakeWings, panel: httpx.AsyncClient, console_over_tcp: bool
+) -> Callable[..., open_console]:
+    """``console_for(**options)``: an ``open_console`` against ``fake`` through ``panel``."""
+
+    def make(**options: Any) -> open_console:
+        if not console_over_tcp:
+            options.setdefault("stream_opener", fake.open_stream)
+            options.setdefault("heartbeat_interval", None)
+        return open_console(
+            fake.panel_url, fake.api_key, fake.server_id, http_client=panel, **options
+        )
+
+    return make
+
+
+async def next_of(console: Any, kind: type) -> Any:
+    """The next event of ``kind`` from a console (or group)."""
+    async for event in console:
+        if isinstance(event, kind):
+            return event
+    raise AssertionError(f"the stream ended before a {kind.__name__}")

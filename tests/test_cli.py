@@ -24,7 +24,9 @@ import trio
 import trio_websocket
 
 from trio_pterows import __version__
-from trio_pterows._cli import _clean, _LineReader, _Redactor
+from trio_pterows.cli._shared import Redactor as _Redactor
+from trio_pterows.cli._stdin import LineReader as _LineReader
+from trio_pterows.cli._text import clean as _clean
 
 from .cli_fakewings_runner import API_KEY
 
@@ -251,7 +253,10 @@ async def test_connect_json_both_ways(echo_url: str) -> None:
     lines = result.stdout.decode().splitlines()
     assert json.loads(lines[0]) == {"a": [1, 2]}
     assert lines[0] == '{"a":[1,2]}'  # re-encoded, not echoed verbatim
-    assert lines[1] == "not json"
+    # A line that is not JSON is refused, and stderr says which and why.
+    assert len(lines) == 1
+    err = result.stderr.decode()
+    assert "pterows: line 2 not sent: --json takes one JSON value per line" in err
 
 
 async def test_connect_exits_0_when_the_peer_closes_cleanly(

@@ -299,7 +299,7 @@ def test_remove_listener(hub: EventHub) -> None:
     # A fresh bound method of the same object compares equal: removal works.
     assert hub.remove_listener("close", handlers.sync_method) is True
     assert hub.remove_listener("close", handlers.sync_method) is False
-    assert hub.remove_listener("never", sync_function) is False
+    assert hub.remove_listener("custom:never", sync_function) is False
     hub.emit("close", "evt")
     assert calls == ["kept"]
 
@@ -335,8 +335,8 @@ def test_wants_follows_listeners(hub: EventHub) -> None:
 
 
 def test_wants_custom_types(hub: EventHub) -> None:
-    hub.add_listener("my-event", sync_function)
-    assert hub.wants("my-event")
+    hub.add_listener("custom:my-event", sync_function)
+    assert hub.wants("custom:my-event")
     assert not hub.wants("custom")
 
 

@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
-from typing import Any
+from collections.abc import Callable
 
-import httpx
 import pytest
 import trio
 
@@ -22,36 +20,19 @@ from trio_pterows.pterodactyl import (
 )
 from trio_pterows.testing import FakeWings
 
+from .conftest import next_of
 
-@pytest.fixture
-async def fake(nursery: trio.Nursery) -> FakeWings:
-    wings = FakeWings(stats_interval=None, power_delay=0.05)
-    await nursery.start(wings.serve)
-    return wings
+ConsoleFor = Callable[..., open_console]
 
 
 @pytest.fixture
-async def panel(fake: FakeWings) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(transport=fake.panel_transport()) as client:
-        yield client
+def console_over_tcp() -> bool:
+    return True  # nothing here is timed: real loopback sockets
 
 
-def console_for(fake: FakeWings, panel: httpx.AsyncClient, **options: Any) -> open_console:
-    return open_console(fake.panel_url, fake.api_key, fake.server_id, http_client=panel, **options)
-
-
-async def next_of(console: Any, kind: type) -> Any:
-    async for event in console:
-        if isinstance(event, kind):
-            return event
-    raise AssertionError(f"the stream ended before a {kind.__name__}")
-
-
-async def test_connects_authenticates_and_streams(
-    fake: FakeWings, panel: httpx.AsyncClient
-) -> None:
+async def test_connects_authenticates_and_streams(fake: FakeWings, console_for: ConsoleFor) -> None:
     with trio.fail_after(10):
-        async with console_for(fake, panel) as console:
+        async with console_for() as console:
             assert isinstance(await next_of(console, AuthSuccess), AuthSuccess)
             status = await next_of(console, StatusChange)
             assert status.status == "offline"
@@ -71,11 +52,11 @@ async def test_connects_authenticates_and_streams(
 
 
 async def test_origin_is_the_panel_and_the_key_never_reaches_the_node(
-    fake: FakeWings, panel: httpx.AsyncClient
+    fake: FakeWings, console_for: ConsoleFor
 ) -> None:
     fake.set_status("running")  # Wings ignores commands while offline
     with trio.fail_after(10):
-        async with console_for(fake, panel) as console:
+        async with console_for() as console:
             await console.send_command("list")
             await fake.wait_until(lambda: bool(fake.commands))
     assert fake.origins_seen == ["http://panel.test"]
@@ -87,11 +68,11 @@ async def test_origin_is_the_panel_and_the_key_never_reaches_the_node(
 
 
 async def test_commands_issued_before_auth_wait_in_order(
-    fake: FakeWings, panel: httpx.AsyncClient
+    fake: FakeWings, console_for: ConsoleFor
 ) -> None:
     fake.set_status("running")
     with trio.fail_after(10):
-        async with console_for(fake, panel) as console:
+        async with console_for() as console:
             await console.ws.close()  # disconnected: everything below is queued
             for i in range(5):
                 await console.send_command(f"cmd {i}")
@@ -106,10 +87,10 @@ async def test_commands_issued_before_auth_wait_in_order(
 
 
 async def test_wrong_origin_is_refused_without_retries(
-    fake: FakeWings, panel: httpx.AsyncClient
+    fake: FakeWings, console_for: ConsoleFor
 ) -> None:
     with trio.fail_after(10), pytest.raises(pw.ConnectionFailed) as info:
-        async with console_for(fake, panel, origin="https://evil.example"):
+        async with console_for(origin="https://evil.example"):
             raise AssertionError("not reached")
     assert "403" in str(info.value)
     assert fake.connections_rejected == 1
@@ -117,48 +98,65 @@ async def test_wrong_origin_is_refused_without_retries(
 
 @pytest.mark.parametrize("status", [401, 403, 404])
 async def test_panel_client_errors_are_raised_at_once(
-    fake: FakeWings, panel: httpx.AsyncClient, status: int
+    fake: FakeWings, console_for: ConsoleFor, status: int
 ) -> None:
     fake.fail_next(status, times=100)
     with trio.fail_after(10), pytest.raises(PanelAPIError) as info:
-        async with console_for(fake, panel):
+        async with console_for():
             raise AssertionError("not reached")
     assert info.value.status_code == status
-    assert len(fake.panel_requests) == 1  # never retried
+    assert info.value.fatal
+    websocket = [r for r in fake.panel_requests if r.path.endswith("/websocket")]
+    assert len(websocket) == 1  # never retried
 
 
 async def test_panel_server_errors_are_retried(
-    autojump_clock: trio.testing.MockClock, fake: FakeWings, panel: httpx.AsyncClient
+    autojump_clock: trio.testing.MockClock, fake: FakeWings, console_for: ConsoleFor
 ) -> None:
     fake.fail_next(503, times=2)
     with trio.fail_after(30):
-        # In memory: the retries are timed (autojump_clock), so no real socket may carry them.
-        async with console_for(
-            fake, panel, reconnect_interval=0.5, stream_opener=fake.open_stream
-        ) as console:
+        async with console_for(reconnect_interval=0.5) as console:
             assert console.ws.is_connected
     assert len(fake.panel_requests) == 3
 
 
 async def test_suspension_ends_the_session_for_good(
-    fake: FakeWings, panel: httpx.AsyncClient
+    fake: FakeWings, console_for: ConsoleFor
 ) -> None:
+    # New Wings cancels a live socket of a suspended server without a close frame; the
+    # reconnect's panel request answers 409, and the server resource says suspended.
     with trio.fail_after(10):
-        async with console_for(fake, panel) as console:
+        async with console_for() as console:
             await next_of(console, AuthSuccess)
             fake.suspend()
-            with pytest.raises(ConsoleClosed) as info:
+            with pytest.raises(PanelAPIError) as info:
                 async for _ in console:
                     pass
-            assert info.value.code == 4409
-            with pytest.raises(ConsoleClosed):
+            assert info.value.status_code == 409
+            assert info.value.fatal
+            with pytest.raises(PanelAPIError):
                 await console.send_command("too late")
-    assert fake.connections_accepted == 1  # no reconnect
+    websocket = [r for r in fake.panel_requests if r.path.endswith("/websocket")]
+    assert [r.status for r in websocket] == [200, 409]  # the 409 is not retried
+    assert fake.connections_accepted == 1
 
 
-async def test_deleted_event_ends_the_session(fake: FakeWings, panel: httpx.AsyncClient) -> None:
+async def test_a_suspended_server_that_the_panel_lets_through_closes_4409(
+    fake: FakeWings, console_for: ConsoleFor
+) -> None:
+    # Pelican hands credentials to users who may update the server; Wings then closes
+    # the socket 4409 "server is suspended" as it opens.
+    fake.suspend(panel_refuses=False)
+    with trio.fail_after(10), pytest.raises(ConsoleClosed) as info:
+        async with console_for():
+            raise AssertionError("not reached")
+    assert (info.value.code, info.value.reason) == (4409, "server is suspended")
+    assert fake.connections_accepted == 1  # never retried
+
+
+async def test_deleted_event_ends_the_session(fake: FakeWings, console_for: ConsoleFor) -> None:
     with trio.fail_after(10):
-        async with console_for(fake, panel) as console:
+        async with console_for() as console:
             await next_of(console, AuthSuccess)
             fake.delete()
             with pytest.raises(ConsoleClosed, match="deleted") as info:
@@ -168,10 +166,10 @@ async def test_deleted_event_ends_the_session(fake: FakeWings, panel: httpx.Asyn
 
 
 async def test_a_dropped_socket_reconnects_with_a_fresh_token(
-    fake: FakeWings, panel: httpx.AsyncClient
+    fake: FakeWings, console_for: ConsoleFor
 ) -> None:
     with trio.fail_after(10):
-        async with console_for(fake, panel, reconnect_interval=0.05) as console:
+        async with console_for(reconnect_interval=0.05) as console:
             await next_of(console, AuthSuccess)
             fake.drop_all()
             await next_of(console, AuthSuccess)  # re-authenticated on the new socket
@@ -181,9 +179,9 @@ async def test_a_dropped_socket_reconnects_with_a_fresh_token(
     assert fake.auth_successes == 2
 
 
-async def test_input_validation(fake: FakeWings, panel: httpx.AsyncClient) -> None:
+async def test_input_validation(fake: FakeWings, console_for: ConsoleFor) -> None:
     with trio.fail_after(10):
-        async with console_for(fake, panel) as console:
+        async with console_for() as console:
             with pytest.raises(ValueError, match="state"):
                 await console.set_state("explode")
             with pytest.raises(ValueError, match="command"):
@@ -199,11 +197,11 @@ async def test_input_validation(fake: FakeWings, panel: httpx.AsyncClient) -> No
 
 
 async def test_no_secret_in_logs_or_reprs(
-    fake: FakeWings, panel: httpx.AsyncClient, caplog: pytest.LogCaptureFixture
+    fake: FakeWings, console_for: ConsoleFor, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.DEBUG)
     with trio.fail_after(10):
-        async with console_for(fake, panel) as console:
+        async with console_for() as console:
             await next_of(console, AuthSuccess)
             token = fake.last_token if hasattr(fake, "last_token") else None
             text = repr(console) + repr(console.ws) + caplog.text

@@ -3,7 +3,7 @@ token refresh, tokens the node refuses at auth, explicit limiters."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import Callable
 from typing import Any
 
 import httpx
@@ -21,40 +21,18 @@ from trio_pterows.pterodactyl import (
 )
 from trio_pterows.testing import FakeWings
 
+from .conftest import TIMED_FAKE
 
-@pytest.fixture
-async def fake(nursery: trio.Nursery) -> FakeWings:
-    wings = FakeWings(
-        stats_interval=None,
-        token_lifetime=120.0,
-        expiring_window=30.0,
-        check_interval=10.0,
-        initial_status="running",
-    )
-    await nursery.start(wings.serve)
-    return wings
+ConsoleFor = Callable[..., open_console]
 
 
 @pytest.fixture
-async def panel(fake: FakeWings) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(transport=fake.panel_transport()) as client:
-        yield client
-
-
-def console_for(fake: FakeWings, panel: httpx.AsyncClient, **options: Any) -> open_console:
-    options.setdefault("heartbeat_interval", None)
-    return open_console(
-        fake.panel_url,
-        fake.api_key,
-        fake.server_id,
-        http_client=panel,
-        stream_opener=fake.open_stream,
-        **options,
-    )
+def fake_options() -> dict[str, Any]:
+    return dict(TIMED_FAKE)
 
 
 async def test_user_hooks_run_with_the_consoles_own(
-    autojump_clock: trio.testing.MockClock, fake: FakeWings, panel: httpx.AsyncClient
+    autojump_clock: trio.testing.MockClock, fake: FakeWings, console_for: ConsoleFor
 ) -> None:
     seen: list[str] = []
 
@@ -62,7 +40,7 @@ async def test_user_hooks_run_with_the_consoles_own(
         seen.append(frame)
         return pw.DROP if "secret" in frame else frame
 
-    async with console_for(fake, panel, on_before_send=before_send) as console:
+    async with console_for(on_before_send=before_send) as console:
         await console.send_command("secret plan")
         await console.send_command("public")
         await console.request_logs()
@@ -72,9 +50,9 @@ async def test_user_hooks_run_with_the_consoles_own(
 
 
 async def test_user_on_before_reconnect_can_stop_the_console(
-    autojump_clock: trio.testing.MockClock, fake: FakeWings, panel: httpx.AsyncClient
+    autojump_clock: trio.testing.MockClock, fake: FakeWings, console_for: ConsoleFor
 ) -> None:
-    async with console_for(fake, panel, on_before_reconnect=lambda a, e: False) as console:
+    async with console_for(on_before_reconnect=lambda a, e: False) as console:
         fake.drop_all()
         assert [e async for e in console if isinstance(e, ConsoleOutput)] == []
         assert console.ws.state is pw.ConnectionState.CLOSED
@@ -82,9 +60,9 @@ async def test_user_on_before_reconnect_can_stop_the_console(
 
 
 async def test_a_fatal_panel_error_during_refresh_ends_the_session(
-    autojump_clock: trio.testing.MockClock, fake: FakeWings, panel: httpx.AsyncClient
+    autojump_clock: trio.testing.MockClock, fake: FakeWings, console_for: ConsoleFor
 ) -> None:
-    async with console_for(fake, panel) as console:
+    async with console_for() as console:
         fake.fail_next(401, times=10)  # the API key was revoked
         with pytest.raises(PanelAPIError) as info:
             async for _ in console:
@@ -95,9 +73,9 @@ async def test_a_fatal_panel_error_during_refresh_ends_the_session(
 
 
 async def test_a_panel_outage_during_refresh_is_retried(
-    autojump_clock: trio.testing.MockClock, fake: FakeWings, panel: httpx.AsyncClient
+    autojump_clock: trio.testing.MockClock, fake: FakeWings, console_for: ConsoleFor
 ) -> None:
-    async with console_for(fake, panel) as console:
+    async with console_for() as console:
         fake.fail_next(503, times=2)
         await trio.sleep(200)  # past the first token's expiry
         assert console.token_refreshes >= 1
@@ -125,7 +103,15 @@ async def test_a_token_expired_on_arrival_is_retried(
 
     async with (
         httpx.AsyncClient(transport=httpx.MockTransport(slow_first)) as panel,
-        console_for(fake, panel, reconnect_interval=0.5) as console,
+        open_console(
+            fake.panel_url,
+            fake.api_key,
+            fake.server_id,
+            http_client=panel,
+            stream_opener=fake.open_stream,
+            heartbeat_interval=None,
+            reconnect_interval=0.5,
+        ) as console,
     ):
         assert console.ws.is_connected
     assert calls >= 2
@@ -133,10 +119,10 @@ async def test_a_token_expired_on_arrival_is_retried(
 
 
 async def test_an_explicit_limiter_is_used(
-    autojump_clock: trio.testing.MockClock, fake: FakeWings, panel: httpx.AsyncClient
+    autojump_clock: trio.testing.MockClock, fake: FakeWings, console_for: ConsoleFor
 ) -> None:
     limiter = RateLimiter(event_limits={"send command": RateLimit(1, 2.0)})
-    async with console_for(fake, panel, rate_limit=limiter) as console:
+    async with console_for(rate_limit=limiter) as console:
         assert console.rate_limiter is limiter
         start = trio.current_time()
         for i in range(3):
@@ -146,9 +132,9 @@ async def test_an_explicit_limiter_is_used(
 
 
 async def test_iteration_ends_quietly_after_aclose(
-    autojump_clock: trio.testing.MockClock, fake: FakeWings, panel: httpx.AsyncClient
+    autojump_clock: trio.testing.MockClock, fake: FakeWings, console_for: ConsoleFor
 ) -> None:
-    async with console_for(fake, panel) as console:
+    async with console_for() as console:
         await console.aclose()
         assert [e async for e in console if isinstance(e, ConsoleOutput)] == []
         with pytest.raises(TypeError, match="event"):
@@ -158,11 +144,11 @@ async def test_iteration_ends_quietly_after_aclose(
 
 
 async def test_each_connection_starts_with_full_rate_buckets(
-    autojump_clock: trio.testing.MockClock, fake: FakeWings, panel: httpx.AsyncClient
+    autojump_clock: trio.testing.MockClock, fake: FakeWings, console_for: ConsoleFor
 ) -> None:
     # Wings' buckets are per connection; `auth` has a burst of 2 per 5 s. Three
     # quick reconnects must not wait on buckets emptied by the previous sockets.
-    async with console_for(fake, panel, reconnect_interval=0.1, jitter=0.0) as console:
+    async with console_for(reconnect_interval=0.1, jitter=0.0) as console:
         start = trio.current_time()
         for _ in range(3):
             fake.drop_all()

@@ -6,10 +6,9 @@ FakeWings serves over memory streams (``stream_opener=fake.open_stream``), so
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import Callable
 from typing import Any
 
-import httpx
 import pytest
 import trio
 import trio.testing
@@ -22,42 +21,20 @@ from trio_pterows.pterodactyl import (
 )
 from trio_pterows.testing import FakeWings
 
+from .conftest import TIMED_FAKE
 
-@pytest.fixture
-async def fake(nursery: trio.Nursery) -> FakeWings:
-    wings = FakeWings(
-        stats_interval=None,
-        token_lifetime=120.0,
-        expiring_window=30.0,
-        check_interval=10.0,
-        initial_status="running",
-    )
-    await nursery.start(wings.serve)
-    return wings
+ConsoleFor = Callable[..., open_console]
 
 
 @pytest.fixture
-async def panel(fake: FakeWings) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(transport=fake.panel_transport()) as client:
-        yield client
-
-
-def console_for(fake: FakeWings, panel: httpx.AsyncClient, **options: Any) -> open_console:
-    return open_console(
-        fake.panel_url,
-        fake.api_key,
-        fake.server_id,
-        http_client=panel,
-        stream_opener=fake.open_stream,
-        heartbeat_interval=None,
-        **options,
-    )
+def fake_options() -> dict[str, Any]:
+    return dict(TIMED_FAKE)
 
 
 async def test_token_is_refreshed_on_the_same_socket(
-    autojump_clock: trio.testing.MockClock, fake: FakeWings, panel: httpx.AsyncClient
+    autojump_clock: trio.testing.MockClock, fake: FakeWings, console_for: ConsoleFor
 ) -> None:
-    async with console_for(fake, panel) as console:
+    async with console_for() as console:
         seen: list[type] = []
         with trio.move_on_after(400):  # more than three token lifetimes
             async for event in console:
@@ -72,9 +49,9 @@ async def test_token_is_refreshed_on_the_same_socket(
 
 
 async def test_expired_token_recovers_and_sends_wait_for_it(
-    autojump_clock: trio.testing.MockClock, fake: FakeWings, panel: httpx.AsyncClient
+    autojump_clock: trio.testing.MockClock, fake: FakeWings, console_for: ConsoleFor
 ) -> None:
-    async with console_for(fake, panel) as console:
+    async with console_for() as console:
         await trio.sleep(1)
         fake.expire_tokens()  # the node expires it early and says so
         await trio.testing.wait_all_tasks_blocked()
@@ -84,19 +61,23 @@ async def test_expired_token_recovers_and_sends_wait_for_it(
         assert console.ws.get_metrics().connections == 1
 
 
+@pytest.mark.parametrize(
+    "fake_options",
+    [
+        {
+            "stats_interval": None,
+            "token_lifetime": 120.0,
+            "expiring_window": 0.0,
+            "check_interval": 10.0,
+        }
+    ],
+)
 async def test_refreshes_ahead_of_expiry_without_any_warning(
-    autojump_clock: trio.testing.MockClock, nursery: trio.Nursery
+    autojump_clock: trio.testing.MockClock, fake: FakeWings, console_for: ConsoleFor
 ) -> None:
     # A node that never says `token expiring`: the client reads the token's own
     # lifetime (iat/exp) and refreshes a quarter-life ahead.
-    fake = FakeWings(
-        stats_interval=None, token_lifetime=120.0, expiring_window=0.0, check_interval=10.0
-    )
-    await nursery.start(fake.serve)
-    async with (
-        httpx.AsyncClient(transport=fake.panel_transport()) as panel,
-        console_for(fake, panel) as console,
-    ):
+    async with console_for() as console:
         log: list[Any] = []
         console.ws.add_event_listener("message", lambda e: log.append(e.data))
         await trio.sleep(95)
@@ -107,9 +88,9 @@ async def test_refreshes_ahead_of_expiry_without_any_warning(
 
 
 async def test_denylisted_token_is_refreshed(
-    autojump_clock: trio.testing.MockClock, fake: FakeWings, panel: httpx.AsyncClient
+    autojump_clock: trio.testing.MockClock, fake: FakeWings, console_for: ConsoleFor
 ) -> None:
-    async with console_for(fake, panel) as console:
+    async with console_for() as console:
         await trio.sleep(1)
         fake.deny_tokens()
         await trio.sleep(5)
@@ -119,9 +100,9 @@ async def test_denylisted_token_is_refreshed(
 
 
 async def test_reconnect_reauthenticates_with_a_fresh_token(
-    autojump_clock: trio.testing.MockClock, fake: FakeWings, panel: httpx.AsyncClient
+    autojump_clock: trio.testing.MockClock, fake: FakeWings, console_for: ConsoleFor
 ) -> None:
-    async with console_for(fake, panel, reconnect_interval=1.0) as console:
+    async with console_for(reconnect_interval=1.0) as console:
         first_tokens = fake.tokens_issued
         fake.drop_all()
         await trio.sleep(0.5)
@@ -134,9 +115,9 @@ async def test_reconnect_reauthenticates_with_a_fresh_token(
 
 
 async def test_a_burst_of_commands_is_paced_not_dropped(
-    autojump_clock: trio.testing.MockClock, fake: FakeWings, panel: httpx.AsyncClient
+    autojump_clock: trio.testing.MockClock, fake: FakeWings, console_for: ConsoleFor
 ) -> None:
-    async with console_for(fake, panel) as console:
+    async with console_for() as console:
         start = trio.current_time()
         for i in range(30):
             await console.send_command(f"c{i}")
@@ -149,9 +130,9 @@ async def test_a_burst_of_commands_is_paced_not_dropped(
 
 
 async def test_without_the_limiter_the_node_throttles_and_we_see_it(
-    autojump_clock: trio.testing.MockClock, fake: FakeWings, panel: httpx.AsyncClient
+    autojump_clock: trio.testing.MockClock, fake: FakeWings, console_for: ConsoleFor
 ) -> None:
-    async with console_for(fake, panel, rate_limit=False) as console:
+    async with console_for(rate_limit=False) as console:
         for i in range(30):
             await console.send_command(f"c{i}")
         with trio.move_on_after(2):
@@ -163,9 +144,9 @@ async def test_without_the_limiter_the_node_throttles_and_we_see_it(
 
 
 async def test_a_fatal_jwt_error_ends_the_session(
-    autojump_clock: trio.testing.MockClock, fake: FakeWings, panel: httpx.AsyncClient
+    autojump_clock: trio.testing.MockClock, fake: FakeWings, console_for: ConsoleFor
 ) -> None:
-    async with console_for(fake, panel) as console:
+    async with console_for() as console:
         await trio.sleep(1)
         fake.emit("jwt error", "jwt: missing permission for this action")
         with pytest.raises(ConsoleClosed, match="missing permission"):

@@ -712,3 +712,26 @@ async def test_a_url_provider_failure_does_not_name_the_hook_nor_log_a_fatal_twi
     assert "url_provider" not in text
     assert text.count("503") == 1  # the retried failure, once
     assert "401" not in text  # the fatal one is raised, not logged as well
+
+
+async def test_a_fatal_url_provider_failure_is_still_an_error_event(
+    autojump_clock: trio.testing.MockClock, memory_server: MemoryWebSocketServer
+) -> None:
+    class Refused(pw.PterowsError):
+        fatal = True
+
+    async def provider() -> str:
+        raise Refused("401")
+
+    with trio.fail_after(10):
+        async with pw.AdvancedWebSocket(
+            url="ws://memory.test/",
+            url_provider=provider,
+            heartbeat_interval=None,
+            stream_opener=memory_server.open_stream,
+        ) as ws:
+            log = EventLog(ws, "error")
+            with pytest.raises(pw.ConnectionFailed):
+                await ws.connect()
+    (event,) = log.of("error")
+    assert (type(event.error), event.context) == (Refused, "connect")

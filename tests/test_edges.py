@@ -53,7 +53,9 @@ async def test_a_raising_on_before_reconnect_is_reported_and_reconnects(
 async def test_an_unencodable_heartbeat_is_reported(
     autojump_clock: trio.testing.MockClock, make_ws: MakeWS
 ) -> None:
-    async with make_ws(heartbeat_interval=1.0, heartbeat_message={"bad": object()}) as ws:
+    async with make_ws(
+        heartbeat_interval=1.0, heartbeat_mode="message", heartbeat_message={"bad": object()}
+    ) as ws:
         log = EventLog(ws, "error")
         await ws.connect()
         await trio.sleep(2.5)

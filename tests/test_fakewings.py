@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
+import attrs
 import httpx
 import pytest
 import trio
@@ -13,6 +15,7 @@ import trio_websocket
 from trio.testing import MockClock
 from trio_websocket import ConnectionClosed, WebSocketConnection
 
+from trio_pterows.pterodactyl import PanelAPIError
 from trio_pterows.pterodactyl._panel import fetch_credentials
 from trio_pterows.pterodactyl._protocol import (
     JWT_DENYLISTED_TEXT,
@@ -41,6 +44,7 @@ from trio_pterows.pterodactyl._protocol import (
     jwt_error_kind,
     parse_frame,
 )
+from trio_pterows.testing import ADMIN_PERMISSIONS, FakeWingsConfig
 from trio_pterows.testing._fakewings import FakeWings
 
 ORIGIN = b"http://panel.test"
@@ -285,17 +289,19 @@ async def test_token_expiry_cycle(nursery: trio.Nursery, autojump_clock: MockClo
                 assert await recv(ws) == expected
                 assert trio.current_time() - t0 == pytest.approx(offset)
 
-            # checks at +30 (70 s left: quiet), +60 and +90 (expiring), +120 (expired)
+            # checks at +30 (70 s left: quiet), +60 and +90 (expiring), +120 (expired:
+            # Wings' SendJson refuses the `token expired` notice itself, so the client
+            # sees the jwt error it turns into)
             await at(TokenExpiring(), 60.0)
             await at(TokenExpiring(), 90.0)
-            await at(TokenExpired(), 120.0)
+            await at(JwtError(JWT_EXPIRED_TEXT), 120.0)
             # every outbound event is now replaced by the jwt error...
             fake.console("hidden")
             await at(JwtError(JWT_EXPIRED_TEXT), 120.0)
             # ... and so is every answer but auth
             await send(ws, "send stats")
             await at(JwtError(JWT_EXPIRED_TEXT), 120.0)
-            await at(TokenExpired(), 150.0)  # repeated at each check
+            await at(JwtError(JWT_EXPIRED_TEXT), 150.0)  # repeated at each check
             await send(ws, "auth", await new_token(fake))
             await at(AuthSuccess(), 150.0)
             fake.console("visible")
@@ -314,7 +320,7 @@ async def test_expire_tokens_notifies_at_once(
             await authed(fake, ws)
             t0 = trio.current_time()
             fake.expire_tokens()
-            assert await recv(ws) == TokenExpired()
+            assert await recv(ws) == JwtError(JWT_EXPIRED_TEXT)  # what the next check says
             assert trio.current_time() == t0
             fake.console("hidden")
             assert await recv(ws) == JwtError(JWT_EXPIRED_TEXT)
@@ -430,8 +436,12 @@ async def test_power_states(nursery: trio.Nursery, autojump_clock: MockClock) ->
             assert await until_status("running") == ["starting", "running"]
             await send(ws, "set state", "restart")
             assert await until_status("running") == ["stopping", "offline", "starting", "running"]
-            await send(ws, "set state", "start")  # already running: nothing
-            await send(ws, "set state", "explode")  # not a power action: nothing
+            await send(ws, "set state", "start")  # already running: a daemon error
+            await send(ws, "set state", "explode")  # not a power action: a daemon error
+            for _ in range(2):
+                refused = await recv(ws)
+                assert isinstance(refused, DaemonError)
+                assert "an unexpected error was encountered" in refused.text
             assert (await probe(ws)).state == "running"
 
             await send(ws, "set state", "kill")
@@ -443,8 +453,8 @@ async def test_power_states(nursery: trio.Nursery, autojump_clock: MockClock) ->
             while StatusChange("running") not in seen:
                 seen.append(await recv(ws))
             errors = [ev for ev in seen if isinstance(ev, DaemonError)]
-            assert len(errors) == 1
-            assert "another power action" in errors[0].text
+            assert len(errors) == 1  # the node's generic text: no admin.websocket.errors
+            assert "an unexpected error" in errors[0].text
 
             fake.set_status("stopping")
             assert await recv(ws) == StatusChange("stopping")
@@ -534,9 +544,9 @@ async def test_event_helpers(nursery: trio.Nursery) -> None:
             fake.daemon_message("pulling image")
             fake.daemon_error("oops")
             fake.install_started()
-            fake.install_output("apt-get install")
+            fake.install_output("apt-get install")  # admins only: not for this token
             fake.install_completed()
-            fake.transfer_logs("copying")
+            fake.transfer_logs("copying")  # admins only
             fake.transfer_status("completed")
             fake.backup_completed("b-1", checksum="abc", file_size=42)
             fake.backup_restore_completed()
@@ -546,9 +556,7 @@ async def test_event_helpers(nursery: trio.Nursery) -> None:
                 DaemonMessage("pulling image"),
                 DaemonError("oops"),
                 InstallStarted(),
-                InstallOutput("apt-get install"),
                 InstallCompleted(),
-                TransferLogs("copying"),
                 TransferStatus("completed"),
                 BackupCompleted("b-1", True, "abc", "sha1", 42),
                 BackupRestoreCompleted(),
@@ -561,27 +569,67 @@ async def test_event_helpers(nursery: trio.Nursery) -> None:
 # --------------------------------------------------------------------------- endings
 
 
-async def test_suspend_closes_with_4409(nursery: trio.Nursery) -> None:
+async def test_admin_tokens_see_install_and_transfer_output(nursery: trio.Nursery) -> None:
+    fake = await start(nursery, permissions=("*", *ADMIN_PERMISSIONS))
+    with trio.fail_after(10):
+        async with connect(fake) as ws:
+            await authed(fake, ws)
+            fake.install_output("apt-get install")
+            fake.transfer_logs("copying")
+            assert await recv(ws) == InstallOutput("apt-get install")
+            assert await recv(ws) == TransferLogs("copying")
+            await send(ws, "set state", "explode")
+            refused = await recv(ws)
+            assert isinstance(refused, DaemonError)
+            assert "invalid power action" in refused.text  # the real text, for admins
+
+
+async def test_backup_completed_is_sent_as_wings_1_6_does(nursery: trio.Nursery) -> None:
     fake = await start(nursery)
     with trio.fail_after(10):
         async with connect(fake) as ws:
             await authed(fake, ws)
-            fake.suspend()
+            fake.backup_completed("b-1")
+            frame = json.loads(await ws.get_message())
+            assert frame["event"] == "backup completed"
+            assert json.loads(frame["args"][0])["uuid"] == "b-1"
+
+
+async def test_suspend_drops_live_sockets_and_closes_new_ones_4409(nursery: trio.Nursery) -> None:
+    fake = await start(nursery)
+    with trio.fail_after(10):
+        async with connect(fake) as ws:
+            await authed(fake, ws)
+            fake.suspend()  # a live socket is cancelled: no close frame
             with pytest.raises(ConnectionClosed) as info:
                 await ws.get_message()
             assert info.value.reason is not None
-            assert info.value.reason.code == 4409
-        # new sockets are closed at once while suspended
+            assert info.value.reason.code == 1006
+        assert fake.connections[0].dropped
+        # a socket that opens on a suspended server is closed 4409 at once
         async with connect(fake) as ws:
             with pytest.raises(ConnectionClosed) as info:
                 await ws.get_message()
             assert info.value.reason is not None
-            assert info.value.reason.code == 4409
-        await fake.wait_until(lambda: fake.active_connections == 0)
+            assert (info.value.reason.code, info.value.reason.reason) == (
+                4409,
+                "server is suspended",
+            )
+        async with httpx.AsyncClient(transport=fake.panel_transport()) as client:
+            response = await client.get(
+                f"{fake.panel_url}/api/client/servers/{fake.server_id}",
+                headers={"Authorization": f"Bearer {fake.api_key}"},
+            )
+            assert response.json()["attributes"]["is_suspended"] is True
+            response = await client.get(
+                f"{fake.panel_url}/api/client/servers/{fake.server_id}/websocket",
+                headers={"Authorization": f"Bearer {fake.api_key}"},
+            )
+            assert response.status_code == 409
+            assert "suspended" in response.json()["errors"][0]["detail"]
         fake.unsuspend()
         async with connect(fake) as ws:
             await authed(fake, ws)
-    assert [c.close_code for c in fake.connections[:2]] == [4409, 4409]
 
 
 @pytest.mark.parametrize("legacy", [False, True])
@@ -591,12 +639,15 @@ async def test_delete(nursery: trio.Nursery, legacy: bool) -> None:
         async with connect(fake) as ws:
             await authed(fake, ws)
             fake.delete(legacy=legacy)
-            if not legacy:
-                assert await recv(ws) == Deleted()
+            if not legacy:  # new Wings: `deleted` ["null"], then the socket drops
+                raw = json.loads(await ws.get_message())
+                assert raw == {"event": "deleted", "args": ["null"]}
+                assert parse_frame(json.dumps(raw)) == Deleted()
             with pytest.raises(ConnectionClosed) as info:
                 await ws.get_message()
             assert info.value.reason is not None
-            assert (info.value.reason.code, info.value.reason.reason) == (1001, "server deleted")
+            expected = (1001, "server deleted") if legacy else (1006, None)
+            assert (info.value.reason.code, info.value.reason.reason) == expected
         assert await handshake_status(fake, ORIGIN) == 404
 
 
@@ -673,9 +724,21 @@ async def test_garbage_frames_are_dropped(nursery: trio.Nursery) -> None:
             await ws.send_message(b'{"event":"send stats"}')  # binary: dropped
             await ws.send_message('{"event":5}')
             await ws.send_message('{"event":"send stats","args":[1]}')
-            await ws.send_message(encode_frame("send command", "x" * 40_000))  # over 32 KiB
             await probe(ws)
-    assert len(fake.connections[0].received) == 7  # auth + 5 dropped + probe, all recorded
+    assert len(fake.connections[0].received) == 6  # auth + 4 dropped + probe, all recorded
+
+
+async def test_a_message_over_the_read_limit_closes_1009(nursery: trio.Nursery) -> None:
+    fake = await start(nursery)
+    with trio.fail_after(10):
+        async with connect(fake) as ws:
+            await authed(fake, ws)
+            await ws.send_message(encode_frame("send command", "x" * 4090))  # 4 KiB + JSON
+            with pytest.raises(ConnectionClosed) as info:
+                await ws.get_message()
+            assert info.value.reason is not None
+            assert info.value.reason.code == 1009
+    assert fake.connections[0].close_code == 1009
 
 
 async def test_the_node_never_sees_the_api_key(nursery: trio.Nursery) -> None:
@@ -835,3 +898,66 @@ async def test_broken_clients_do_not_break_the_node(
         async with connect(fake, memory=True) as ws:
             await authed(fake, ws)
     assert fake.connections_accepted == 3
+
+
+# --------------------------------------------------------------------------- revision 2
+
+
+async def test_the_socket_cap_answers_400(nursery: trio.Nursery) -> None:
+    fake = await start(nursery, max_sockets=2)
+    with trio.fail_after(10):
+        async with connect(fake), connect(fake):
+            await fake.wait_until(lambda: fake.active_connections == 2)
+            assert await handshake_status(fake, ORIGIN) == 400
+        await fake.wait_until(lambda: fake.active_connections == 0)
+        assert await handshake_status(fake, ORIGIN) == 101  # freed as viewers leave
+    assert fake.connections[2].rejected_status == 400
+
+
+async def test_token_expired_gets_out_only_in_the_second_of_exp(
+    nursery: trio.Nursery, autojump_clock: MockClock
+) -> None:
+    # A check landing exactly on exp: the notice itself passes SendJson's check.
+    fake = await start(nursery, token_lifetime=90.0, expiring_window=30.0, check_interval=30.0)
+    with trio.fail_after(1000):
+        async with connect(fake) as ws:
+            await authed(fake, ws)
+            assert await recv(ws) == TokenExpiring()  # +60
+            assert await recv(ws) == TokenExpired()  # +90, the very second of exp
+            assert await recv(ws) == JwtError(JWT_EXPIRED_TEXT)  # +120
+
+
+async def test_a_transfer_moves_the_server_to_a_new_node(nursery: trio.Nursery) -> None:
+    fake = await start(nursery)
+    with trio.fail_after(10):
+        old = await new_token(fake)
+        fake.begin_transfer()
+        async with httpx.AsyncClient(transport=fake.panel_transport()) as client:
+            with pytest.raises(PanelAPIError) as info:
+                await fetch_credentials(client, fake.panel_url, fake.api_key, fake.server_id)
+            assert info.value.status_code == 409
+            assert "transferred" in str(info.value)
+        fake.complete_transfer(ending="drop")
+        assert fake.transfers == 1
+        async with connect(fake) as ws:
+            await send(ws, "auth", old)  # signed by the old node: not a JWT it can read
+            refused = await recv(ws)
+            assert isinstance(refused, DaemonError)
+            await authed(fake, ws)  # fresh credentials work
+
+
+def test_the_config_is_a_validated_frozen_attrs_class() -> None:
+    config = FakeWingsConfig(server_id="srv1", max_sockets=3)
+    assert attrs.has(FakeWingsConfig)
+    with pytest.raises(attrs.exceptions.FrozenInstanceError):
+        config.max_sockets = 4  # type: ignore[misc]
+    fake = FakeWings(config=config, read_limit=1000)
+    assert (fake.config.max_sockets, fake.config.read_limit, fake.server_id) == (3, 1000, "srv1")
+    for bad, match in [
+        ({"max_sockets": 0}, "max_sockets"),
+        ({"read_limit": True}, "read_limit"),
+        ({"panel_rate_limit": 0}, "panel_rate_limit"),
+        ({"permissions": "*"}, "string"),
+    ]:
+        with pytest.raises((ValueError, TypeError), match=match):
+            FakeWings(**bad)

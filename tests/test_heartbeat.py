@@ -39,7 +39,9 @@ async def test_message_heartbeat_measures_latency(
     autojump_clock: trio.testing.MockClock, memory_server: MemoryWebSocketServer, make_ws: MakeWS
 ) -> None:
     memory_server.handler = slow_pong(0.25)  # type: ignore[assignment]
-    async with make_ws(heartbeat_interval=10.0, heartbeat_timeout=3.0) as ws:
+    async with make_ws(
+        heartbeat_interval=10.0, heartbeat_timeout=3.0, heartbeat_mode="message"
+    ) as ws:
         log = EventLog(ws, "ping", "pong")
         await ws.connect()
         start = trio.current_time()
@@ -74,7 +76,9 @@ async def test_silent_peer_is_abandoned_at_once(
     autojump_clock: trio.testing.MockClock, memory_server: MemoryWebSocketServer, make_ws: MakeWS
 ) -> None:
     memory_server.handler = never_answers
-    async with make_ws(heartbeat_interval=10.0, heartbeat_timeout=3.0) as ws:
+    async with make_ws(
+        heartbeat_interval=10.0, heartbeat_timeout=3.0, heartbeat_mode="message"
+    ) as ws:
         log = EventLog(ws, "ping", "close")
         await ws.connect()
         start = trio.current_time()
@@ -166,6 +170,7 @@ async def test_consumer_backpressure_never_counts_as_silence(
     async with make_ws(
         heartbeat_interval=1.0,
         heartbeat_timeout=1.0,
+        heartbeat_mode="message",  # the silent peer's reader would answer ping frames
         incoming_queue_limit=2,
         incoming_overflow="block",
     ) as ws:

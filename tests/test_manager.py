@@ -313,10 +313,10 @@ async def test_dispatch_event_passes_any_object_unchanged(make_ws: MakeWS) -> No
     seen: list[Any] = []
     async with make_ws() as ws:
         ws.add_event_listener("custom", seen.append)
-        ws.add_event_listener("my-own-type", seen.append)
+        ws.add_event_listener("custom:my-own-type", seen.append)
         ws.dispatch_event("custom", marker)
         ws.dispatch_event(pw.EventType.CUSTOM, "enum works too")
-        ws.dispatch_event("my-own-type", {"x": 1})
+        ws.dispatch_event("custom:my-own-type", {"x": 1})
     assert seen[0] is marker
     assert seen[1:] == ["enum works too", {"x": 1}]
 

@@ -64,7 +64,7 @@ DESIGN_DEFAULTS: dict[str, Any] = {
     "on_message": None,
     "on_close": None,
     "on_error": None,
-    "heartbeat_mode": "message",
+    "heartbeat_mode": "protocol",
     "headers": (),
     "ssl_context": None,
     "max_message_size": 1024 * 1024,

@@ -6,6 +6,7 @@ import base64
 import json
 import logging
 import pickle
+import ssl
 from collections.abc import Callable
 
 import httpx
@@ -343,10 +344,10 @@ async def test_against_fakewings(nursery: trio.Nursery, caplog: pytest.LogCaptur
             assert second.token != creds.token
             assert fake.tokens_issued == 2
 
-            fake.suspend()
+            fake.suspend()  # a 409 the server resource confirms: final
             with pytest.raises(PanelAPIError) as info:
                 await fetch_credentials(client, fake.panel_url, KEY, "abc123")
-            assert (info.value.status_code, info.value.fatal) == (409, False)
+            assert (info.value.status_code, info.value.fatal) == (409, True)
             assert "suspended" in str(info.value)
             fake.unsuspend()
 
@@ -355,7 +356,8 @@ async def test_against_fakewings(nursery: trio.Nursery, caplog: pytest.LogCaptur
             assert info.value.status_code is None
 
     statuses = [r.status for r in fake.panel_requests]
-    assert statuses == [200, 401, 404, 500, 500, None, 200, 409, None]
+    assert statuses == [200, 401, 404, 500, 500, None, 200, 409, 200, None]
+    assert fake.panel_requests[8].path == "/api/client/servers/abc123"  # the resource
     assert [r.authorized for r in fake.panel_requests][:3] == [True, False, True]
     assert all(r.accept == "application/json" for r in fake.panel_requests)
     assert_no_secret(caplog.text, repr(fake), repr(fake.panel_requests))
@@ -388,3 +390,145 @@ async def test_fakewings_token_is_a_signed_jwt(nursery: trio.Nursery) -> None:
     assert claims["nbf"] < claims["iat"]
     assert claims["permissions"] == ["*"]
     assert len(unb64(signature)) == 32
+
+
+# --------------------------------------------------------------------------- revision 2
+
+
+def resource(**attributes: object) -> httpx.Response:
+    return httpx.Response(200, json={"object": "server", "attributes": attributes})
+
+
+def conflict(status: int, detail: str, state: dict[str, object] | None) -> Handler:
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.url.path.endswith("/websocket"):
+            return httpx.Response(
+                status, json={"errors": [{"code": "X", "status": str(status), "detail": detail}]}
+            )
+        if state is None:
+            return httpx.Response(500)
+        return resource(**state)
+
+    return handler
+
+
+@pytest.mark.parametrize(
+    ("state", "fatal"),
+    [
+        ({"is_suspended": True, "status": "suspended"}, True),
+        ({"is_suspended": False, "status": "suspended"}, True),
+        ({"is_suspended": False, "status": "installing", "is_installing": True}, False),
+        ({"is_suspended": False, "is_transferring": True}, False),
+        ({"is_suspended": False, "is_node_under_maintenance": True}, False),
+        (None, False),  # the resource is unreadable: assume transient
+    ],
+)
+async def test_409_is_judged_by_the_server_resource_not_its_text(
+    state: dict[str, object] | None, fatal: bool
+) -> None:
+    # The detail is in another language: the decision must not read it.
+    with pytest.raises(PanelAPIError) as info:
+        await fetch(conflict(409, "Dieser Server ist gesperrt.", state))
+    assert (info.value.status_code, info.value.fatal) == (409, fatal)
+
+
+@pytest.mark.parametrize(("transferring", "fatal"), [(True, False), (False, True)])
+async def test_403_is_retryable_only_during_a_transfer(transferring: bool, fatal: bool) -> None:
+    detail = "You do not have permission to view server transfer logs."
+    with pytest.raises(PanelAPIError) as info:
+        await fetch(conflict(403, detail, {"is_transferring": transferring}))
+    assert (info.value.status_code, info.value.fatal) == (403, fatal)
+
+
+@pytest.mark.parametrize(
+    ("headers", "retry_after"),
+    [
+        ({"Retry-After": "42"}, 42.0),
+        ({"Retry-After": "1.5"}, 1.5),
+        (
+            {
+                "Retry-After": "Wed, 21 Oct 2015 07:28:30 GMT",
+                "Date": "Wed, 21 Oct 2015 07:28:00 GMT",
+            },
+            30.0,
+        ),
+        ({"Retry-After": "Wed, 21 Oct 2015 07:28:30 GMT"}, None),  # no Date to measure from
+        ({"Retry-After": "soon"}, None),
+        ({"Retry-After": "-5"}, 0.0),
+        ({}, None),
+    ],
+)
+async def test_429_carries_retry_after(headers: dict[str, str], retry_after: float | None) -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(429, headers=headers, json={"errors": []})
+
+    with pytest.raises(PanelAPIError) as info:
+        await fetch(handler)
+    assert (info.value.status_code, info.value.fatal) == (429, False)
+    assert info.value.retry_after == retry_after
+    clone = pickle.loads(pickle.dumps(info.value))
+    assert clone.retry_after == retry_after
+
+
+async def test_a_tls_certificate_failure_is_final() -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        try:
+            raise ssl.SSLCertVerificationError(1, "certificate verify failed: self-signed")
+        except ssl.SSLError as exc:
+            raise httpx.ConnectError("[SSL: CERTIFICATE_VERIFY_FAILED]") from exc
+
+    with pytest.raises(PanelAPIError) as info:
+        await fetch(handler)
+    assert info.value.status_code is None
+    assert info.value.fatal is True
+    assert "certificate" in str(info.value)
+
+
+async def test_the_key_is_redacted_from_panel_error_texts(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.DEBUG)
+
+    def echoing(request: httpx.Request) -> httpx.Response:
+        auth = request.headers["authorization"]
+        detail = f"Invalid header: Authorization: {auth}"
+        return httpx.Response(
+            500, json={"errors": [{"code": "X", "status": "500", "detail": detail}]}
+        )
+
+    with pytest.raises(PanelAPIError) as info:
+        await fetch(echoing)
+    assert "[redacted]" in str(info.value)
+    assert_no_secret(str(info.value), repr(info.value), caplog.text)
+
+    def echoing_network_error(request: httpx.Request) -> httpx.Response:
+        raise httpx.ConnectError(f"proxy refused {request.headers['authorization']}")
+
+    with pytest.raises(PanelAPIError) as info:
+        await fetch(echoing_network_error)
+    assert "[redacted]" in str(info.value)
+    assert_no_secret(str(info.value), repr(info.value), caplog.text)
+
+
+async def test_fakewings_panel_answers_like_the_panel(nursery: trio.Nursery) -> None:
+    fake = FakeWings(server_id="abc123", api_key=KEY, panel_rate_limit=3)
+    await nursery.start(fake.serve)
+    with trio.fail_after(10):
+        async with httpx.AsyncClient(transport=fake.panel_transport()) as client:
+            fake.set_state_conflict(installing=True)
+            with pytest.raises(PanelAPIError) as info:
+                await fetch_credentials(client, fake.panel_url, KEY, "abc123")
+            assert (info.value.status_code, info.value.fatal) == (409, False)
+            assert "installation" in str(info.value)
+            fake.set_state_conflict()
+            fake.begin_transfer(panel_answer=403)
+            with pytest.raises(PanelAPIError) as info:
+                await fetch_credentials(client, fake.panel_url, KEY, "abc123")
+            assert (info.value.status_code, info.value.fatal) == (403, False)
+            fake.complete_transfer()
+            await fetch_credentials(client, fake.panel_url, KEY, "abc123")
+            with pytest.raises(PanelAPIError) as info:  # 3 a minute here, refusals included
+                await fetch_credentials(client, fake.panel_url, KEY, "abc123")
+            assert info.value.status_code == 429
+            assert info.value.retry_after is not None
+            assert 0 < info.value.retry_after <= 60

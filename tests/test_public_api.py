@@ -17,11 +17,12 @@ import trio_pterows as pw
 from trio_pterows import _exceptions
 
 PACKAGE_DIR = Path(pw.__file__).parent
-#: trio_pterows/_*.py without the CLI (``_cli.py``, ``__main__.py``), plus ``__init__.py``.
+#: trio_pterows/_*.py without ``__main__.py`` (the CLI is the ``cli`` package), plus
+#: ``__init__.py``.
 CORE_MODULES = sorted(
     path
     for path in PACKAGE_DIR.glob("_*.py")
-    if path.name != "_cli.py" and (path.name == "__init__.py" or not path.name.startswith("__"))
+    if path.name == "__init__.py" or not path.name.startswith("__")
 )
 ALL_MODULES = sorted(PACKAGE_DIR.rglob("*.py"))
 SANS_IO = [
@@ -29,6 +30,8 @@ SANS_IO = [
     "_options",
     "_queue",
     "_exceptions",
+    "_event_names",
+    "_kwargs",
     "_retry",
     "_handle",
     "_urls",
@@ -344,7 +347,7 @@ def test_import_parser_sees_relative_imports() -> None:
     assert "trio_pterows._options.redact_url" in imported
 
 
-UPPER_LAYERS = ["trio_pterows.pterodactyl", "trio_pterows.testing", "trio_pterows._cli"]
+UPPER_LAYERS = ["trio_pterows.pterodactyl", "trio_pterows.testing", "trio_pterows.cli"]
 
 
 @pytest.mark.parametrize("path", CORE_MODULES, ids=lambda p: p.name)
@@ -357,15 +360,16 @@ def test_core_never_imports_upper_layers(path: Path) -> None:
 def test_pterodactyl_never_imports_testing_or_cli() -> None:
     for path in sorted((PACKAGE_DIR / "pterodactyl").rglob("*.py")):
         imported = _imports(path)
-        bad = _within(imported, "trio_pterows.testing") | _within(imported, "trio_pterows._cli")
+        bad = _within(imported, "trio_pterows.testing") | _within(imported, "trio_pterows.cli")
         assert bad == set(), f"{path} imports {sorted(bad)}"
 
 
 def test_nothing_imports_the_cli() -> None:
+    cli = PACKAGE_DIR / "cli"
     for path in ALL_MODULES:
-        if path.name in ("_cli.py", "__main__.py") and path.parent == PACKAGE_DIR:
+        if path == PACKAGE_DIR / "__main__.py" or cli in path.parents:
             continue
-        bad = _within(_imports(path), "trio_pterows._cli")
+        bad = _within(_imports(path), "trio_pterows.cli")
         assert bad == set(), f"{path} imports the CLI"
 
 
@@ -382,8 +386,11 @@ CORE_LAYERS = [
     "_urls",
     "_proxy_url",
     "_options",
+    "_kwargs",
     "_log",
+    "_event_names",
     "_events",
+    "_event_api",
     "_util",
     "_state",
     "_context",

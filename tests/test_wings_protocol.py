@@ -11,6 +11,7 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from trio_pterows.pterodactyl import _protocol as proto
+from trio_pterows.pterodactyl import split_lines
 from trio_pterows.pterodactyl._protocol import (
     KNOWN_EVENTS,
     AuthSuccess,
@@ -21,6 +22,7 @@ from trio_pterows.pterodactyl._protocol import (
     DaemonError,
     DaemonMessage,
     Deleted,
+    FeatureMatch,
     InstallCompleted,
     InstallOutput,
     InstallStarted,
@@ -286,7 +288,21 @@ EVENT_STRATEGIES: dict[type[ConsoleEvent], st.SearchStrategy[ConsoleEvent]] = {
         uptime=st.integers(min_value=0, max_value=10**12).map(lambda ms: ms / 1000),
         state=st.sampled_from(["offline", "starting", "running", "stopping"]) | _text,
         disk_bytes=_size,
+    )
+    | st.builds(
+        Stats,
+        memory_bytes=_size,
+        memory_limit_bytes=_size,
+        cpu_absolute=st.just(1.5),
+        network_rx_bytes=_size,
+        network_tx_bytes=_size,
+        uptime=st.just(2.0),
+        state=_text,
+        disk_bytes=_size,
+        disk_io_read_bytes=_size,
+        disk_io_write_bytes=_size,
     ),
+    FeatureMatch: st.builds(FeatureMatch, _text, _text, _text),
     BackupCompleted: st.builds(BackupCompleted, _text, st.booleans(), _text, _text, _size),
     BackupRestoreCompleted: st.just(BackupRestoreCompleted()),
     TransferLogs: st.builds(TransferLogs, _text),
@@ -304,7 +320,7 @@ def test_every_event_class_has_a_strategy() -> None:
         if isinstance(obj, type) and issubclass(obj, ConsoleEvent) and obj is not ConsoleEvent
     }
     assert classes == set(EVENT_STRATEGIES)
-    assert len(classes) == 19  # the 18 Wings events of DESIGN.md §3 + UnknownEvent
+    assert len(classes) == 20  # the 18 Wings events of DESIGN.md §3, feature match, UnknownEvent
 
 
 @given(st.one_of(*EVENT_STRATEGIES.values()))
@@ -338,10 +354,12 @@ def test_event_names_match_wings() -> None:
             "transfer status",
             "deleted",
             "throttled",
+            "feature match",
         ]
     )
     assert Stats.wings_event in KNOWN_EVENTS
-    assert "backup completed" not in KNOWN_EVENTS  # it carries the uuid in its name
+    # Wings >= 1.6.1 strips the uuid from the name; the legacy suffixed name parses too.
+    assert "backup completed" in KNOWN_EVENTS
 
 
 def test_events_are_frozen_and_positional() -> None:
@@ -645,3 +663,146 @@ def test_delay_zero_means_the_node_accepts(
 def test_parse_frame_handles_deep_recursion_limit() -> None:
     depth = sys.getrecursionlimit() * 2
     assert parse_frame("[" * depth + "]" * depth) == UnknownEvent("")
+
+
+# --------------------------------------------------------------------------- revision 2
+
+
+def test_feature_match_is_typed() -> None:
+    arg = json.dumps({"key": "eula", "pattern": "agree to the EULA", "line": "You need to agree"})
+    assert parse_frame(encode_frame("feature match", arg)) == FeatureMatch(
+        "eula", "agree to the EULA", "You need to agree"
+    )
+    assert isinstance(parse_frame(encode_frame("feature match", "not json")), UnknownEvent)
+
+
+def test_stats_disk_io_is_read_when_present() -> None:
+    payload = {"state": "running", "disk_io": {"read_bytes": 10, "write_bytes": 20}}
+    ev = parse_frame(encode_frame("stats", json.dumps(payload)))
+    assert isinstance(ev, Stats)
+    assert (ev.disk_io_read_bytes, ev.disk_io_write_bytes) == (10, 20)
+    plain = parse_frame(encode_frame("stats", json.dumps({"state": "running"})))
+    assert isinstance(plain, Stats)
+    assert plain.disk_io_read_bytes is None
+    assert plain.disk_io_write_bytes is None
+    bad = parse_frame(encode_frame("stats", json.dumps({"disk_io": "x"})))
+    assert isinstance(bad, UnknownEvent)
+
+
+@pytest.mark.parametrize(
+    "name", ["install started", "install completed", "backup restore completed", "deleted"]
+)
+@pytest.mark.parametrize("args", [[""], ["null"], []])
+def test_no_arg_events_tolerate_wings_filler_args(name: str, args: list[str]) -> None:
+    ev = parse_frame(encode_frame(name, *args))
+    assert not isinstance(ev, UnknownEvent)
+    assert ev.wings_event == name
+
+
+def test_backup_completed_is_encoded_as_wings_1_6_sends_it() -> None:
+    ev = BackupCompleted("u-1", True, "ab", "sha1", 3)
+    frame = json.loads(encode_event(ev))
+    assert frame["event"] == "backup completed"
+    assert json.loads(frame["args"][0])["uuid"] == "u-1"
+
+
+@pytest.mark.parametrize(
+    ("text", "lines"),
+    [
+        ("one", ["one"]),
+        ("one\n", ["one"]),
+        ("one\r\n", ["one"]),
+        ("one\r\ntwo", ["one", "two"]),
+        ("one\r\ntwo\r\n", ["one", "two"]),
+        ("one\ntwo\n\n", ["one", "two", ""]),
+        ("50%\r60%", ["50%\r60%"]),
+        ("", [""]),
+    ],
+)
+def test_split_lines(text: str, lines: list[str]) -> None:
+    assert split_lines(text) == lines
+
+
+def test_console_output_text_strips_ansi() -> None:
+    line = "\x1b[33m\x1b[1m[Pterodactyl Daemon]:\x1b[39m Done (1.2s)!\x1b[0m\x1b]0;title\x07"
+    out = ConsoleOutput(line)
+    assert out.line == line
+    assert out.text == "[Pterodactyl Daemon]: Done (1.2s)!"
+    assert ConsoleOutput("plain").text == "plain"
+    assert not out.replayed
+    assert ConsoleOutput("x", replayed=True).replayed
+
+
+@given(st.text())
+def test_split_lines_never_loses_text(text: str) -> None:
+    lines = split_lines(text)
+    assert lines
+    assert "\n" not in "".join(lines)
+
+
+# --------------------------------------------------------------------------- replay (Sans-I/O)
+
+from trio_pterows.pterodactyl._replay import REPLAY_QUIET, LineStream, align  # noqa: E402
+
+
+@pytest.mark.parametrize(
+    ("delivered", "burst", "skip"),
+    [
+        ([], ["a", "b"], 0),
+        (["a", "b"], ["a", "b", "c"], 2),
+        (["x", "a", "b"], ["a", "b", "c"], 2),  # the burst starts inside the tail
+        (["a", "b"], ["c", "d"], 0),  # everything is new (more than the replay length)
+        (["a", "b"], ["a", "b"], 2),  # nothing new
+        (["t", "t", "s", "t"], ["t", "t", "s", "t", "t"], 4),  # repeats: the whole tail
+        (["s", "t"], ["t", "s", "t", "t"], 3),
+        # Wings' own lines were delivered live but are not in the docker log
+        (["a", "[Daemon]: starting", "b", "[Daemon]: x"], ["a", "b", "c"], 2),
+    ],
+)
+def test_align(delivered: list[str], burst: list[str], skip: int) -> None:
+    assert align(delivered, burst) == skip
+
+
+def test_line_stream_holds_a_burst_until_it_is_over() -> None:
+    lines = LineStream()
+    assert [e.line for e in lines.live(ConsoleOutput("a\r\nb"))] == ["a", "b"]
+    lines.open_window(10.0, dedupe=True)
+    assert lines.is_candidate(10.1)
+    assert lines.is_candidate(10.2)
+    assert lines.deadline() == math.inf  # two candidates queued, none consumed
+    assert lines.hold(ConsoleOutput("b", replayed=True)) == []
+    assert lines.hold(ConsoleOutput("c", replayed=True)) == []
+    assert lines.deadline() == pytest.approx(10.2 + REPLAY_QUIET)
+    assert not lines.is_candidate(11.0)  # after the quiet time: live
+    assert lines.deadline() == -math.inf
+    assert [(e.line, e.replayed) for e in lines.finish()] == [("c", True)]
+    assert lines.skipped == 1
+
+
+def test_a_later_window_ends_the_held_burst() -> None:
+    lines = LineStream()
+    lines.open_window(0.0, dedupe=True)
+    assert lines.is_candidate(0.1)
+    lines.close_window()  # the socket dropped
+    lines.open_window(5.0, dedupe=True)
+    assert lines.is_candidate(5.1)
+    assert lines.hold(ConsoleOutput("old", replayed=True)) == []
+    out = lines.hold(ConsoleOutput("old", replayed=True))  # the second replay, same line
+    assert [e.line for e in out] == ["old"]  # the first burst, ended
+    assert lines.finish() == []  # the second one: already delivered
+
+
+@pytest.mark.parametrize(
+    "module",
+    [
+        "pterodactyl._protocol",
+        "pterodactyl._events",
+        "pterodactyl._frames",
+        "pterodactyl._ratelimit",
+        "pterodactyl._replay",
+    ],
+)
+def test_the_wings_protocol_is_sans_io(module: str) -> None:
+    from .test_public_api import test_sans_io_modules_import_no_trio
+
+    test_sans_io_modules_import_no_trio(module)

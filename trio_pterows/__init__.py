@@ -33,6 +33,8 @@ from ._exceptions import QueueFull as QueueFull
 from ._exceptions import ResponseTimeout as ResponseTimeout
 from ._handle import Connection as Connection
 from ._handle import ManagerStatistics as ManagerStatistics
+from ._kwargs import OptionKwargs as OptionKwargs
+from ._kwargs import WSConnectionOptionsKwargs as WSConnectionOptionsKwargs
 from ._manager import CLOSE_TIMEOUT as CLOSE_TIMEOUT
 from ._manager import AdvancedWebSocket as AdvancedWebSocket
 from ._metrics import LatencyStats as LatencyStats
@@ -63,6 +65,7 @@ __all__ = [
     "MessageEvent",
     "NotConnected",
     "OpenEvent",
+    "OptionKwargs",
     "PingEvent",
     "PongEvent",
     "PterowsError",
@@ -73,6 +76,7 @@ __all__ = [
     "ResponseTimeout",
     "Subscription",
     "WSConnectionOptions",
+    "WSConnectionOptionsKwargs",
     "WSMetrics",
     "__version__",
     "open_websocket",

@@ -33,13 +33,14 @@ class Shared:
         if self.hub.wants(type):
             self.hub.emit(type, build())
 
-    def report(self, exc: BaseException, context: str) -> None:
-        """Log an error that did not end the connection and emit it as ``error``."""
-        if context == "connect":
+    def report(self, exc: BaseException, context: str, *, log: bool = True) -> None:
+        """Log an error that did not end the connection and emit it as ``error``
+        (``log=False``: the event only, for an error that is raised anyway)."""
+        if log and context == "connect":
             # A failed connect attempt is routine in a retry loop: one line at INFO, no
             # traceback (giving up is the WARNING).
             self.log.info("connect attempt failed: %s: %s", type(exc).__name__, exc)
-        else:
+        elif log:
             self.log.warning("%s error: %s: %s", context, type(exc).__name__, exc, exc=exc)
         # A failing error listener, or an error event the dispatcher had no room for,
         # is logged only: reporting it as another error event could recurse.

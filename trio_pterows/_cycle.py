@@ -376,11 +376,12 @@ class Supervisor:
             urls.append(url)
         except Exception as exc:
             attempts.append(("<url_provider>", exc))
-            # Logged like any failed attempt (the console uses url_provider itself: the
-            # hook is not named); a fatal error is raised, not logged twice.
-            if connect_error_is_fatal(exc):
+            # Reported like any failed attempt (the console uses url_provider itself:
+            # the hook is not named); a fatal error is raised, so it is not logged too.
+            fatal = connect_error_is_fatal(exc)
+            self._shared.report(exc, "connect", log=not fatal)
+            if fatal:
                 return exc
-            self._shared.report(exc, "connect")
         urls.extend(options.fallback_urls)
         return urls
 

@@ -9,6 +9,10 @@ Dispatch never blocks the task that emits (the receiver above all):
   misses events (``Subscription.missed``), it never blocks anyone.
 
 No event object is built for a type nobody listens to.
+
+Every type name the application gives (to a listener, a subscription or
+``dispatch_event``) goes through :func:`~trio_pterows._event_names.event_name`:
+both spellings work, typos are a ValueError.
 """
 
 from __future__ import annotations
@@ -16,12 +20,14 @@ from __future__ import annotations
 import enum
 import functools
 import inspect
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Any, Final, Generic, TypeVar
 
 import attrs
 import trio
+
+from ._event_names import CANONICAL, event_name
 
 if TYPE_CHECKING:
     from typing_extensions import Self
@@ -181,17 +187,31 @@ def is_async_callable(func: object) -> bool:
     return call is not None and inspect.iscoroutinefunction(call)
 
 
-class Subscription:
+if TYPE_CHECKING:
+    import typing_extensions
+
+    #: What a subscription yields (covariant: it only hands events out); a bare
+    #: ``Subscription`` is ``Subscription[Any]``.
+    E_co = typing_extensions.TypeVar("E_co", covariant=True, default=Any)
+else:
+    E_co = TypeVar("E_co", covariant=True)  # typing.TypeVar takes default= from 3.13
+
+
+class Subscription(Generic[E_co]):
     """A bounded stream of events: ``async with ws.subscribe("open", "close") as events``.
 
     Iterate it (``async for event in events``) or call :meth:`receive`. When its buffer
     is full, new events are missed and counted in :attr:`missed`; the emitter never
     waits. Iteration ends when the subscription or the manager is closed.
+
+    ``types`` are event type names in either spelling (ValueError for an unknown one);
+    the ``types`` attribute holds the seed's spelling, None for every built-in type.
     """
 
-    def __init__(self, hub: EventHub, types: frozenset[str] | None, max_buffer_size: int) -> None:
+    def __init__(self, hub: EventHub, types: Iterable[str] | None, max_buffer_size: int) -> None:
         self._hub = hub
-        self.types = types
+        names = frozenset(event_name(t) for t in types) if types is not None else None
+        self.types = names or None
         self._send, self._receive = trio.open_memory_channel[Any](max_buffer_size)
         #: Events this subscriber missed because its buffer was full.
         self.missed = 0
@@ -207,23 +227,26 @@ class Subscription:
     def _close(self) -> None:
         self._send.close()
 
-    async def receive(self) -> Any:
+    async def receive(self) -> E_co:
         """The next event. Safe to cancel: no event is lost.
 
         Raises :class:`trio.EndOfChannel` once closed and drained.
         """
-        return await self._receive.receive()
+        event: E_co = await self._receive.receive()
+        return event
 
-    def receive_nowait(self) -> Any:
+    def receive_nowait(self) -> E_co:
         """The next event or :class:`trio.WouldBlock`."""
-        return self._receive.receive_nowait()
+        event: E_co = self._receive.receive_nowait()
+        return event
 
-    def __aiter__(self) -> Subscription:
+    def __aiter__(self) -> Self:
         return self
 
-    async def __anext__(self) -> Any:
+    async def __anext__(self) -> E_co:
         try:
-            return await self._receive.receive()
+            event: E_co = await self._receive.receive()
+            return event
         except trio.EndOfChannel:
             raise StopAsyncIteration from None
 
@@ -296,15 +319,20 @@ class EventHub:
     # -- registry -------------------------------------------------------------
 
     def add_listener(self, event_type: str, callback: Listener) -> None:
+        """Register ``callback`` for ``event_type`` (either spelling; ValueError for an
+        unknown name, TypeError for a callback that is not callable)."""
+        name = event_name(event_type)
         if not callable(callback):
             raise TypeError(
                 f"listener for {event_type!r} must be callable, got {type(callback).__name__}"
             )
-        self._listeners.setdefault(str(event_type), []).append(callback)
+        self._listeners.setdefault(name, []).append(callback)
         self._rebuild()
 
     def remove_listener(self, type: str, callback: Listener) -> bool:
-        listeners = self._listeners.get(str(type), [])
+        """Remove one registration; False if there was none (ValueError for an unknown
+        name: a typo would otherwise leave the listener registered in silence)."""
+        listeners = self._listeners.get(event_name(type), [])
         for i, existing in enumerate(listeners):
             if existing == callback:
                 del listeners[i]
@@ -364,7 +392,13 @@ class EventHub:
         return type in self._wanted
 
     def emit(self, type: str, event: Any) -> None:
-        """Deliver ``event`` to everyone listening to ``type``; never blocks."""
+        """Deliver ``event`` to everyone listening to ``type``; never blocks.
+
+        ``type`` in either spelling (what ``dispatch_event`` passes); the library's own
+        events use the seed's, which costs one set lookup here.
+        """
+        if type not in CANONICAL:
+            type = event_name(type)
         for cb in self._sync.get(type, ()):
             try:
                 result = cb(event)

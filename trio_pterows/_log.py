@@ -1,5 +1,8 @@
 """Logging adapter: a ``logging.Logger`` or the seed's ``(level, *args)`` callback.
 
+The ``trio_pterows`` logger carries a :class:`logging.NullHandler`, as a library's
+should: nothing is printed unless the application configures logging (without it,
+Python's last-resort handler would print every warning to stderr).
 Nothing is formatted unless the level is enabled. Callers pass URLs through
 :func:`~trio_pterows._options.redact_url` first: no token or query string is logged.
 """
@@ -9,7 +12,11 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-__all__ = ["Log"]
+__all__ = ["LOGGER_NAME", "Log"]
+
+#: The library's logger (children: ``trio_pterows.pterodactyl``, ``trio_pterows.cli``...).
+LOGGER_NAME = "trio_pterows"
+logging.getLogger(LOGGER_NAME).addHandler(logging.NullHandler())
 
 _LEVELS = {
     "debug": logging.DEBUG,
@@ -28,7 +35,7 @@ class Log:
         self._logger: logging.Logger | None = None
         self._callback: Any = None
         if target is None:
-            self._logger = logging.getLogger("trio_pterows")
+            self._logger = logging.getLogger(LOGGER_NAME)
         elif isinstance(target, logging.Logger):
             self._logger = target
         else:
@@ -53,7 +60,7 @@ class Log:
             else:
                 self._callback(level, text)
         except Exception:  # a broken logger callback must not break the connection
-            logging.getLogger("trio_pterows").exception("the logger callback raised")
+            logging.getLogger(LOGGER_NAME).exception("the logger callback raised")
 
     def debug(self, msg: str, *args: object) -> None:
         self.log("debug", msg, *args)

@@ -325,9 +325,11 @@ class WSConnectionOptions:
     expected_pong_message: Any = attrs.field(default="pong", validator=_heartbeat_payload)
     #: How long silence after a ping may last before the connection is judged dead.
     heartbeat_timeout: float = attrs.field(default=5.0, validator=_seconds(allow_zero=False))
-    #: "message": application ping/pong texts; "protocol": RFC 6455 ping frames.
+    #: "protocol" (the default): RFC 6455 ping frames, which any server answers.
+    #: "message": send ``heartbeat_message`` and expect ``expected_pong_message``, the
+    #: seed's behaviour (junk to JSON-only servers, echoed back by echo servers).
     heartbeat_mode: HeartbeatMode = attrs.field(
-        default="message", validator=_one_of(("message", "protocol"))
+        default="protocol", validator=_one_of(("message", "protocol"))
     )
     #: Queue sends while not connected and flush them, in order, on the next connection.
     queue_messages: bool = attrs.field(default=False, validator=_bool)

@@ -3,17 +3,28 @@
 ``async with open_console(panel_url, api_key, server_id) as console:`` fetches a token
 from the panel, connects to the node with the panel's Origin, authenticates, refreshes
 the token before it expires, reconnects (re-authenticating with a fresh token), paces
-itself under Wings' rate limits, and yields typed events.
+itself under Wings' rate limits, and yields typed events, one per console line, with
+the history replayed after every (re)connect. :func:`open_consoles` runs many.
 """
 
 from __future__ import annotations
 
+from ._commands import Expect as Expect
 from ._console import Console as Console
 from ._console import open_console as open_console
+from ._events import ConsoleEnded as ConsoleEnded
+from ._events import FeatureMatch as FeatureMatch
+from ._events import PowerAction as PowerAction
+from ._events import strip_ansi as strip_ansi
 from ._exceptions import ConsoleClosed as ConsoleClosed
 from ._exceptions import PanelAPIError as PanelAPIError
+from ._group import ConsoleGroup as ConsoleGroup
+from ._group import GroupEvent as GroupEvent
+from ._group import open_consoles as open_consoles
 from ._panel import Credentials as Credentials
+from ._panel import ServerState as ServerState
 from ._panel import fetch_credentials as fetch_credentials
+from ._panel import fetch_server_state as fetch_server_state
 from ._panel import origin_for as origin_for
 from ._protocol import POWER_ACTIONS as POWER_ACTIONS
 from ._protocol import AuthSuccess as AuthSuccess
@@ -41,6 +52,9 @@ from ._protocol import UnknownEvent as UnknownEvent
 from ._protocol import encode_event as encode_event
 from ._protocol import encode_frame as encode_frame
 from ._protocol import parse_frame as parse_frame
+from ._replay import split_lines as split_lines
+from ._tokens import TokenLifecycle as TokenLifecycle
+from ._tokens import TokenState as TokenState
 
 __all__ = [
     "POWER_ACTIONS",
@@ -49,31 +63,44 @@ __all__ = [
     "BackupRestoreCompleted",
     "Console",
     "ConsoleClosed",
+    "ConsoleEnded",
     "ConsoleEvent",
+    "ConsoleGroup",
     "ConsoleOutput",
     "Credentials",
     "DaemonError",
     "DaemonMessage",
     "Deleted",
+    "Expect",
+    "FeatureMatch",
+    "GroupEvent",
     "InstallCompleted",
     "InstallOutput",
     "InstallStarted",
     "JwtError",
     "PanelAPIError",
+    "PowerAction",
     "RateLimit",
     "RateLimiter",
+    "ServerState",
     "Stats",
     "StatusChange",
     "Throttled",
     "TokenExpired",
     "TokenExpiring",
+    "TokenLifecycle",
+    "TokenState",
     "TransferLogs",
     "TransferStatus",
     "UnknownEvent",
     "encode_event",
     "encode_frame",
     "fetch_credentials",
+    "fetch_server_state",
     "open_console",
+    "open_consoles",
     "origin_for",
     "parse_frame",
+    "split_lines",
+    "strip_ansi",
 ]

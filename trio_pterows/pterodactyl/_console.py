@@ -3,66 +3,49 @@
 It is an :class:`~trio_pterows.AdvancedWebSocket` wired for Wings:
 
 - ``url_provider`` fetches a fresh token and socket URL from the panel for every
-  connect cycle (the server may have moved nodes); the API key goes only to the panel;
+  connect attempt (the server may have moved nodes), never before a 429's
+  ``Retry-After`` is over; the API key goes only to the panel;
 - ``on_connect`` sends ``auth`` and waits for ``auth success`` before anything queued
-  goes out (a fatal ``jwt error`` ends the session with :class:`ConsoleClosed`);
+  goes out; a ``daemon error`` or ``jwt error`` answer fails that attempt at once;
+  then (``replay_logs``) it asks for ``send logs`` and ``send stats``;
 - the Wings parser runs as the first incoming interceptor, so ``async for event in
-  console`` *is* the manager's message stream: typed events, no extra task hop;
+  console`` is the manager's message stream, split into one event per line and with
+  replayed history filtered (:mod:`._replay`);
 - the rate limiter is an async ``on_before_send``: it paces every frame when it is
-  actually written, queued or not, so a burst is delayed, never dropped by the node;
-- a refresher task fetches a new token on ``token expiring``, ``token expired`` and
-  expiry/denylist ``jwt error`` and re-authenticates on the same socket; while the
-  token is known to be expired, sends wait for the new ``auth success``.
+  actually written, and holds frames while the token is known to be expired;
+- the token lifecycle (:mod:`._tokens`) drives a refresher task that re-authenticates
+  on the same socket.
 """
 
 from __future__ import annotations
 
 import logging
-import math
+from collections import deque
 from types import TracebackType
 from typing import Any
 
 import httpx
 import trio
 
-from .._events import DROP, CloseEvent
-from .._exceptions import ConnectionLost, NotConnected, PterowsError, ResponseTimeout
+from .._events import DROP, CloseEvent, ErrorEvent
+from .._exceptions import ConnectionFailed, ConnectionLost, PterowsError
 from .._manager import AdvancedWebSocket
 from .._options import WSConnectionOptions, _to_headers
 from ..transports._stream import StreamOpener
-from ._exceptions import ConsoleClosed, PanelAPIError
-from ._panel import Credentials, fetch_credentials, origin_for, websocket_endpoint
-from ._protocol import (
-    AUTH,
-    POWER_ACTIONS,
-    SEND_COMMAND,
-    SEND_LOGS,
-    SEND_STATS,
-    SET_STATE,
-    AuthSuccess,
-    ConsoleEvent,
-    Deleted,
-    JwtError,
-    RateLimiter,
-    Stats,
-    StatusChange,
-    Throttled,
-    TokenExpired,
-    TokenExpiring,
-    encode_frame,
-    is_final_close,
-    jwt_error_kind,
-    parse_client_frame,
-    parse_frame,
-    token_lifetime,
-)
+from ._commands import CommandsMixin
+from ._connect import CapRetry, PanelGate, final_error_of, is_socket_cap
+from ._events import AUTH, SEND_LOGS, ConsoleEvent, ConsoleOutput, Stats
+from ._frames import parse_client_frame
+from ._panel import origin_for, websocket_endpoint
+from ._ratelimit import RateLimiter
+from ._reactions import ReactionsMixin
+from ._replay import LineStream
+from ._tokens import TokenLifecycle, TokenState
 
 __all__ = ["Console", "open_console"]
 
 _log = logging.getLogger("trio_pterows.pterodactyl")
 
-#: Wings reads at most 4096 bytes per frame (compressed) and drops larger ones.
-MAX_FRAME_BYTES = 4096
 #: Console defaults that differ from WSConnectionOptions' (Wings drops text pings).
 CONSOLE_DEFAULTS: dict[str, Any] = {
     "auto_reconnect": True,
@@ -76,23 +59,17 @@ CONSOLE_DEFAULTS: dict[str, Any] = {
 }
 #: Options the console sets itself.
 _RESERVED = frozenset({"url", "url_provider", "on_connect", "auto_json"})
-#: Refresh this long before the token's own expiry (capped at a quarter of its life).
-REFRESH_AHEAD = 60.0
-#: How long to hold every frame after the node said ``throttled``.
-_THROTTLE_BACKOFF = {"global": 1.0, AUTH: 5.0, SEND_LOGS: 5.0}
 
 
-class _TokenRejected(PterowsError):
-    """The node refused the token on connect with an expiry/denylist jwt error: retry."""
-
-
-class Console:
+class Console(CommandsMixin, ReactionsMixin):
     """A live console session (returned by ``async with open_console(...)``).
 
-    Iterate it for typed events (:class:`ConsoleOutput`, :class:`StatusChange`,
-    :class:`Stats`, ...), across reconnects and token refreshes. Iteration raises
-    :class:`ConsoleClosed` once the node ended the session for good (suspended,
-    deleted, a fatal ``jwt error``), after every earlier event was delivered.
+    Iterate it for typed events (:class:`ConsoleOutput` one per line,
+    :class:`StatusChange`, :class:`Stats`, ...), across reconnects and token
+    refreshes. Iteration raises :class:`ConsoleClosed` (or the final
+    :class:`PanelAPIError`) once the session ended for good, after every earlier
+    event was delivered. ``tokens`` is the token lifecycle (state, refresh count and
+    listeners); ``lines`` the per-line stream and replay filter.
     """
 
     def __init__(
@@ -105,16 +82,20 @@ class Console:
         origin: str | None,
         rate_limit: bool | RateLimiter,
         stream_opener: StreamOpener | None,
+        replay_logs: bool = True,
         options: dict[str, Any],
     ) -> None:
         websocket_endpoint(panel_url, server_id)  # validates both, naming the bad one
         if not isinstance(api_key, str) or not api_key.strip():
             raise ValueError("api_key: expected a non-empty client API key")
+        if not isinstance(replay_logs, bool):
+            raise TypeError(f"replay_logs: expected a bool, got {type(replay_logs).__name__}")
         bad = sorted(_RESERVED & set(options))
         if bad:
             raise TypeError(f"open_console sets {', '.join(bad)} itself; do not pass them")
         self.panel_url = panel_url
         self.server_id = server_id
+        self.replay_logs = replay_logs
         self._api_key = api_key
         self._own_client = http_client is None
         self._http = http_client
@@ -123,37 +104,45 @@ class Console:
             self.rate_limiter = rate_limit
         else:
             self.rate_limiter = RateLimiter(enabled=bool(rate_limit))
-        self._token: str | None = None
-        self._refresh_at = math.inf  # trio time at which to refresh proactively
-        self._expires_at = math.inf  # trio time at which the token expires
-        self._refreshing = False
+        #: The token lifecycle: ``tokens.state``, ``tokens.refreshes``, listeners.
+        self.tokens = TokenLifecycle()
+        #: One event per line, and the replay filter.
+        self.lines = LineStream()
         #: The most recent ``status`` the node reported, or None.
         self.status: str | None = None
         #: The most recent :class:`Stats`, or None.
         self.last_stats: Stats | None = None
-        #: Token refreshes completed on a live socket.
-        self.token_refreshes = 0
+        self._status_changed = trio.Event()
         self._final: PterowsError | None = None
-        self._token_valid = trio.Event()
-        self._token_valid.set()
-        self._refresh_requested = False
-        self._wake_refresher = trio.Event()
+        self._ended = trio.Event()
         self._close_wanted = trio.Event()
+        self._connected_once = False
+        self._transferred = False
+        self._panel_gate = PanelGate()
+        self._own_replays = 0
+        self._pending: deque[ConsoleEvent] = deque()
+        self._init_commands()
         self._nursery_manager: Any = None
         self._nursery: trio.Nursery | None = None
 
+        #: The underlying connection manager (metrics, events, state).
+        self.ws = AdvancedWebSocket(self._ws_options(options), stream_opener=stream_opener)
+        self._cap = CapRetry(self.ws)
+        self.ws.add_event_listener("close", self._on_close)
+        self.ws.add_event_listener("error", self._on_error)
+
+    def _ws_options(self, options: dict[str, Any]) -> WSConnectionOptions:
+        """The manager's options: the user's, wrapped around the console's own hooks."""
         user = {**CONSOLE_DEFAULTS, **options}
-        user_before_send = user.pop("on_before_send", None)
-        user_before_reconnect = user.pop("on_before_reconnect", None)
+        self._user_before_send = user.pop("on_before_send", None)
+        self._user_before_reconnect = user.pop("on_before_reconnect", None)
         interceptors = tuple(user.pop("incoming_message_interceptors", ()))
         headers = dict(_to_headers(user.pop("headers", ())))
         if not any(name.lower() == "origin" for name in headers):
             headers["Origin"] = self._origin
         user["fatal_close_codes"] = frozenset(user.get("fatal_close_codes", ())) | {4409, 4400}
-        self._user_before_send = user_before_send
-        self._user_before_reconnect = user_before_reconnect
-        ws_options = WSConnectionOptions(
-            url="wss://pending.invalid/",  # replaced by url_provider on every cycle
+        return WSConnectionOptions(
+            url="wss://pending.invalid/",  # replaced by url_provider on every attempt
             url_provider=self._next_url,
             on_connect=self._authenticate,
             on_before_send=self._before_send,
@@ -162,19 +151,41 @@ class Console:
             headers=headers,
             **user,
         )
-        #: The underlying connection manager (metrics, events, state).
-        self.ws = AdvancedWebSocket(ws_options, stream_opener=stream_opener)
-        self.ws.add_event_listener("close", self._on_close)
 
     def __repr__(self) -> str:
         return (
             f"<Console panel={self.panel_url!r} server={self.server_id!r} "
-            f"state={self.ws.state.value} status={self.status!r}>"
+            f"state={self.ws.state.value} status={self.status!r} "
+            f"token={self.tokens.state.value}>"
         )
+
+    def _share_panel_client(self, client: httpx.AsyncClient) -> None:
+        """Use ``client`` (a group's) for the panel; the group closes it."""
+        self._http, self._own_client = client, False
+
+    @property
+    def token_refreshes(self) -> int:
+        """Token refreshes completed on a live socket (``tokens.refreshes``)."""
+        return self.tokens.refreshes
+
+    @property
+    def token_state(self) -> TokenState:
+        """Where the token stands (``tokens.state``)."""
+        return self.tokens.state
 
     # ------------------------------------------------------------------ lifecycle
 
     async def _enter(self) -> None:
+        await self._start()
+        try:
+            await self._first_connect()
+        except BaseException as exc:
+            await self._exit(type(exc), exc, exc.__traceback__)
+            raise
+
+    async def _start(self) -> None:
+        """Open the panel client, the console's nursery and the manager (no connect).
+        The same task must call :meth:`_exit` later."""
         if self._http is None:
             self._http = httpx.AsyncClient(
                 timeout=self.ws.options.connection_timeout, follow_redirects=False
@@ -183,25 +194,31 @@ class Console:
         nursery = self._nursery = await self._nursery_manager.__aenter__()
         try:
             await self.ws.__aenter__()
-            nursery.start_soon(self._refresher)
-            nursery.start_soon(self._closer)
-            try:
-                await self.ws.connect()
-            except Exception as exc:
-                raise self._first_error(exc) from exc
         except BaseException as exc:
             await self._exit(type(exc), exc, exc.__traceback__)
             raise
+        nursery.start_soon(self._refresher)
+        nursery.start_soon(self._closer)
+        nursery.start_soon(self._cap.run, self._has_ended)
 
-    def _first_error(self, exc: Exception) -> Exception:
+    async def _first_connect(self) -> None:
+        """Connect and authenticate; the first attempt's panel or console error is
+        raised as itself (a socket cap is waited out with backoff)."""
+        failure = await self._cap.connect(self._has_ended)
+        if failure is not None:
+            raise self._first_error(failure) from failure
+
+    def _has_ended(self) -> bool:
+        return self._final is not None
+
+    def _first_error(self, exc: ConnectionFailed) -> Exception:
         # A panel or console error on the first attempt is raised as itself.
-        attempts = getattr(exc, "attempts", None)
-        if attempts:
-            last = attempts[-1][1]
-            if isinstance(last, (PanelAPIError, ConsoleClosed)):
-                return last
         if self._final is not None:
             return self._final
+        if exc.attempts:
+            final = final_error_of(exc.attempts[-1][1], transferred=False)
+            if final is not None:
+                return final
         return exc
 
     async def _exit(
@@ -213,6 +230,8 @@ class Console:
         try:
             await self.ws.__aexit__(exc_type, exc, tb)
         finally:
+            self._ended.set()
+            self._wake_commands()
             try:
                 if self._nursery_manager is not None:
                     nursery_manager, self._nursery_manager = self._nursery_manager, None
@@ -231,49 +250,30 @@ class Console:
         """
         await self.ws.aclose()
 
-    # --------------------------------------------------------------- connecting
+    # --------------------------------------------------------------- manager events
 
-    async def _next_url(self) -> str:
-        assert self._http is not None
-        credentials = await fetch_credentials(
-            self._http, self.panel_url, self._api_key, self.server_id
-        )
-        self._adopt(credentials)
-        # Wings' buckets are per connection: a new socket starts with full ones.
-        self.rate_limiter.reset()
-        return credentials.socket_url
+    def _on_error(self, event: ErrorEvent) -> None:
+        if event.context != "connect":
+            return
+        error = event.error
+        if is_socket_cap(error):
+            if self.ws.is_connected or self._nursery is None:
+                return
+            if self._final is None and self._connected_once:
+                self._cap.noticed()  # iteration waits for the revival
+            return
+        final = final_error_of(error, transferred=self._transferred)
+        if final is not None and self._final is None:
+            self._final = final
+            _log.info("console session ended: %s", final)
 
-    def _adopt(self, credentials: Credentials) -> None:
-        self._token = credentials.token
-        lifetime = token_lifetime(credentials.token)
-        if lifetime is None:  # rely on the node's `token expiring`
-            self._refresh_at = self._expires_at = math.inf
-        else:
-            self._expires_at = trio.current_time() + lifetime
-            self._refresh_at = self._expires_at - min(REFRESH_AHEAD, lifetime / 4)
-        self._wake_refresher.set()  # the deadline moved
-
-    async def _authenticate(self, ws: AdvancedWebSocket) -> None:
-        token = self._token
-        if token is None:  # pragma: no cover - url_provider always runs first
-            raise RuntimeError("no token to authenticate with")
-        try:
-            reply = await ws.send_and_wait_response(
-                encode_frame(AUTH, token),
-                lambda event: isinstance(event, (AuthSuccess, JwtError)),
-                timeout=ws.options.connection_timeout,
-            )
-        except ConnectionLost as lost:
-            if lost.code is not None and is_final_close(lost.code, lost.reason):
-                self._final = ConsoleClosed(lost.code, lost.reason)
-                raise self._final from None
-            raise
-        if isinstance(reply, JwtError):
-            if jwt_error_kind(reply.text) == "fatal":
-                self._final = ConsoleClosed(None, reply.text)
-                raise self._final
-            raise _TokenRejected(f"the node refused the token: {reply.text}")
-        self._token_valid.set()
+    def _on_close(self, event: CloseEvent) -> None:
+        self.tokens.socket_ended()
+        self.lines.close_window()  # a burst cut short is delivered as it is
+        if self._final is None and not self._transferred:
+            final = final_error_of(event, transferred=False)
+            if final is not None:
+                self._final = final
 
     async def _before_reconnect(self, attempt: int, close_event: CloseEvent | None) -> bool:
         if self._final is not None:
@@ -285,109 +285,6 @@ class Console:
             if result is False:
                 return False
         return True
-
-    def _on_close(self, event: CloseEvent) -> None:
-        if self._final is None and is_final_close(event.code, event.reason):
-            self._final = ConsoleClosed(event.code, event.reason)
-
-    # ------------------------------------------------------------------ receive
-
-    def _on_frame(self, data: Any) -> Any:
-        """First incoming interceptor: frame → typed event, and the console's reactions."""
-        event = parse_frame(data)
-        if isinstance(event, StatusChange):
-            self.status = event.status
-        elif isinstance(event, Stats):
-            self.last_stats = event
-            if event.state:
-                self.status = event.state
-        elif isinstance(event, AuthSuccess):
-            self._token_valid.set()
-        elif isinstance(event, TokenExpiring):
-            self._want_refresh(expired=False)
-        elif isinstance(event, TokenExpired):
-            self._want_refresh(expired=True)
-        elif isinstance(event, JwtError):
-            kind = jwt_error_kind(event.text)
-            if kind == "fatal":
-                if self.ws.is_connected:  # during auth, _authenticate decides
-                    self._end(ConsoleClosed(None, event.text))
-            else:
-                self._want_refresh(expired=True)
-        elif isinstance(event, Deleted):
-            self._end(ConsoleClosed(None, "server deleted"))
-        elif isinstance(event, Throttled):
-            seconds = _THROTTLE_BACKOFF.get(event.event, 1.0)
-            self.rate_limiter.backoff(trio.current_time(), seconds)
-            _log.warning("the node throttled %r: holding frames for %.1fs", event.event, seconds)
-        return event
-
-    def _want_refresh(self, *, expired: bool) -> None:
-        # Replies are ordered per socket: while our new `auth` is in flight, expiry
-        # notices are about the old token, and the refresh under way answers them.
-        if self._refreshing:
-            return
-        if expired:
-            self._token_valid = _cleared(self._token_valid)
-        self._refresh_requested = True
-        self._wake_refresher.set()
-
-    def _end(self, error: PterowsError) -> None:
-        if self._final is None:
-            self._final = error
-            _log.info("console session ended: %s", error)
-        self._close_wanted.set()
-
-    async def _closer(self) -> None:
-        await self._close_wanted.wait()
-        if self._final is not None:
-            await self.ws.close(1000, "console session ended")
-
-    async def _refresher(self) -> None:
-        """Refresh the token when asked (node notices) or when it is due (its lifetime)."""
-        while True:
-            wake = self._wake_refresher
-            with trio.move_on_at(self._refresh_at):
-                await wake.wait()
-            if wake.is_set():
-                self._wake_refresher = trio.Event()
-            if not (self._refresh_requested or trio.current_time() >= self._refresh_at):
-                continue  # a new token moved the deadline
-            self._refresh_requested = False
-            if not self.ws.is_connected:
-                self._refresh_at = math.inf  # the next connect fetches a fresh token
-                continue
-            self._refreshing = True
-            try:
-                await self._refresh_once()
-            except PanelAPIError as exc:
-                if exc.fatal:
-                    self._end(exc)
-                    return
-                _log.warning("token refresh failed, retrying in 5s: %s", exc)
-                await trio.sleep(5)
-                self._refresh_requested = True
-            except (NotConnected, ResponseTimeout):
-                continue  # a reconnect authenticates afresh, or the next notice retries
-            finally:
-                self._refreshing = False
-
-    async def _refresh_once(self) -> None:
-        assert self._http is not None
-        credentials: Credentials = await fetch_credentials(
-            self._http, self.panel_url, self._api_key, self.server_id
-        )
-        self._adopt(credentials)
-        # Only `auth success` answers: a jwt error arriving meanwhile may be about a
-        # frame sent with the old token. A refused token times out and is retried.
-        await self.ws.send_and_wait_response(
-            encode_frame(AUTH, credentials.token),
-            lambda event: isinstance(event, AuthSuccess),
-            timeout=self.ws.options.connection_timeout,
-            urgent=True,  # frames queued behind may be waiting for this very token
-        )
-        self.token_refreshes += 1
-        _log.info("token refreshed on the live socket")
 
     # --------------------------------------------------------------------- send
 
@@ -401,68 +298,20 @@ class Console:
             if frame is DROP:
                 return frame
         if event != AUTH:
-            if trio.current_time() >= self._expires_at - 1.0:
-                self._want_refresh(expired=True)  # we know it is (about to be) expired
-            # While the token is known to be expired, frames wait for the new one.
-            await self._token_valid.wait()
+            if trio.current_time() >= self.tokens.expires_at - 1.0:
+                self.tokens.notice(expired=True)  # we know it is (about to be) expired
+            await self.tokens.wait_sendable()
         limiter = self.rate_limiter
         # Sleeps exactly until the buckets refill; loops only if a backoff came meanwhile.
         while (delay := limiter.delay(event, trio.current_time())) > 0:  # noqa: ASYNC110
             await trio.sleep(delay)
         limiter.consume(event, trio.current_time())
+        if event == SEND_LOGS:
+            own = self._own_replays > 0
+            self._own_replays = max(0, self._own_replays - 1)
+            self.lines.open_window(trio.current_time(), dedupe=own)
+        self._arm_commands(frame)
         return frame
-
-    def _check_open(self) -> None:
-        if self._final is not None:
-            raise self._final
-
-    async def send(self, event: str, *args: str) -> None:
-        """Send a raw Wings frame ``{"event": event, "args": [...]}``.
-
-        Queued (bounded, in order) while unauthenticated, refreshing or reconnecting;
-        rate limited when actually written. Raises :class:`ConsoleClosed` once the
-        session ended, ValueError for a frame Wings would drop (over 4096 bytes),
-        TypeError for non-str arguments. Cancellation: see
-        :meth:`~trio_pterows.AdvancedWebSocket.send`.
-        """
-        self._check_open()
-        if not isinstance(event, str) or not event:
-            raise TypeError(f"event: expected a non-empty str, got {event!r}")
-        for i, arg in enumerate(args):
-            if not isinstance(arg, str):
-                raise TypeError(f"args[{i}]: Wings arguments are strings, got {type(arg).__name__}")
-        frame = encode_frame(event, *args)
-        size = len(frame.encode())
-        if size > MAX_FRAME_BYTES:
-            raise ValueError(
-                f"frame of {size} bytes: Wings drops frames over {MAX_FRAME_BYTES} bytes"
-            )
-        await self.ws.send(frame)
-
-    async def send_command(self, command: str) -> None:
-        """Type ``command`` into the server console (needs ``control.console``).
-
-        Wings ignores commands while the server is offline.
-        """
-        if not isinstance(command, str):
-            raise TypeError(f"command: expected a str, got {type(command).__name__}")
-        if not command.strip() or "\n" in command or "\r" in command:
-            raise ValueError("command: expected one non-empty line")
-        await self.send(SEND_COMMAND, command)
-
-    async def set_state(self, state: str) -> None:
-        """Power action: ``"start"``, ``"stop"``, ``"restart"`` or ``"kill"``."""
-        if state not in POWER_ACTIONS:
-            raise ValueError(f"state: expected one of {sorted(POWER_ACTIONS)}, got {state!r}")
-        await self.send(SET_STATE, state)
-
-    async def request_logs(self) -> None:
-        """Ask the node to replay recent console lines (as :class:`ConsoleOutput`)."""
-        await self.send(SEND_LOGS)
-
-    async def request_stats(self) -> None:
-        """Ask the node for a :class:`Stats` event now."""
-        await self.send(SEND_STATS)
 
     # ---------------------------------------------------------------- iteration
 
@@ -470,21 +319,36 @@ class Console:
         return self
 
     async def __anext__(self) -> ConsoleEvent:
-        try:
-            event: ConsoleEvent = await self.ws.receive()
-        except (trio.EndOfChannel, PterowsError) as end:
-            # The manager ends iteration cleanly or with the reason (ConnectionLost /
-            # ConnectionFailed); a node that ended the session for good says so.
-            if self._final is not None:
-                raise self._final from None
-            if isinstance(end, trio.EndOfChannel):
-                raise StopAsyncIteration from None
-            raise
-        return event
-
-
-def _cleared(event: trio.Event) -> trio.Event:
-    return trio.Event() if event.is_set() else event
+        while True:
+            if self._pending:
+                return self._pending.popleft()
+            with trio.move_on_at(self.lines.deadline()):
+                try:
+                    event: ConsoleEvent = await self.ws.receive()
+                except (trio.EndOfChannel, ConnectionFailed, ConnectionLost) as exc:
+                    # The manager's stream ended, cleanly or raising why (ConnectionFailed:
+                    # gave up; ConnectionLost: a fatal close code such as 4409).
+                    self._pending.extend(self.lines.finish())
+                    if self._pending:
+                        continue
+                    revived = self._cap.reviving
+                    if revived is not None and self._final is None:
+                        await revived.wait()
+                        if self.ws.state.value != "closed":
+                            continue
+                    if self._final is not None:
+                        raise self._final from None
+                    if isinstance(exc, (ConnectionFailed, ConnectionLost)):
+                        raise
+                    raise StopAsyncIteration from None
+                if not isinstance(event, ConsoleOutput):
+                    return event
+                if event.replayed:
+                    self._pending.extend(self.lines.hold(event))
+                else:
+                    self._pending.extend(self.lines.live(event))
+                continue
+            self._pending.extend(self.lines.finish())  # the replay burst is over
 
 
 class open_console:
@@ -495,14 +359,16 @@ class open_console:
     fields; here ``auto_reconnect`` defaults to True, ``heartbeat_mode`` to
     ``"protocol"`` (Wings drops text pings) and ``queue_messages`` to True.
 
-    A :class:`PanelAPIError` (401/403/404 are never retried) or :class:`ConsoleClosed`
-    on the first attempt is raised by ``async with`` itself; other failures raise
-    :class:`~trio_pterows.ConnectionFailed`.
+    A :class:`PanelAPIError` (401/404, 403 and a suspended server's 409 are never
+    retried) or :class:`ConsoleClosed` on the first attempt is raised by ``async
+    with`` itself; other failures raise :class:`~trio_pterows.ConnectionFailed`.
 
     ``http_client``: an :class:`httpx.AsyncClient` for the panel (yours is not closed);
     ``origin``: override the Origin header; ``rate_limit``: False to disable client-side
-    pacing, or a configured :class:`RateLimiter`; ``stream_opener``: see
-    :class:`~trio_pterows.AdvancedWebSocket`.
+    pacing, or a configured :class:`RateLimiter`; ``replay_logs`` (default True): after
+    the first ``auth success`` of every connection, ask for ``send logs`` and ``send
+    stats`` and deliver the history as ``ConsoleOutput(replayed=True)`` without lines
+    already delivered; ``stream_opener``: see :class:`~trio_pterows.AdvancedWebSocket`.
     """
 
     def __init__(
@@ -514,6 +380,7 @@ class open_console:
         http_client: httpx.AsyncClient | None = None,
         origin: str | None = None,
         rate_limit: bool | RateLimiter = True,
+        replay_logs: bool = True,
         stream_opener: StreamOpener | None = None,
         **options: Any,
     ) -> None:
@@ -524,6 +391,7 @@ class open_console:
             http_client=http_client,
             origin=origin,
             rate_limit=rate_limit,
+            replay_logs=replay_logs,
             stream_opener=stream_opener,
             options=options,
         )

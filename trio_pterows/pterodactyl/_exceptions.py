@@ -24,7 +24,8 @@ def is_fatal_status(status_code: int | None) -> bool:
 
     ``None`` (no HTTP answer: network error, timeout) and 5xx are retryable; 401, 403,
     404 and the other 4xx are fatal, except 408, 409 (the server is installing or
-    restoring, or suspended), 425 and 429; 3xx is fatal (``panel_url`` points at a
+    restoring; :func:`fetch_credentials` makes a suspended server's 409 fatal), 425 and
+    429; 3xx is fatal (``panel_url`` points at a
     redirect, use the final URL).
     """
     if status_code is None or status_code >= 500:
@@ -40,7 +41,9 @@ class PanelAPIError(PterowsError):
     ``status_code`` is the HTTP status, or ``None`` when no HTTP answer came (network
     error, timeout; the transport error is the ``__cause__``). ``fatal`` is true when a
     retry cannot help (401, 403, 404, ...): the connection supervisor then stops at once.
-    By default ``fatal`` follows :func:`is_fatal_status`.
+    By default ``fatal`` follows :func:`is_fatal_status`. ``retry_after``: seconds the
+    panel asked to wait (``Retry-After`` of a 429), or ``None``; the console sends no
+    panel request before it is over.
     """
 
     def __init__(
@@ -49,17 +52,24 @@ class PanelAPIError(PterowsError):
         *,
         status_code: int | None = None,
         fatal: bool | None = None,
+        retry_after: float | None = None,
     ) -> None:
         super().__init__(message)
         self.status_code: int | None = status_code
         self.fatal: bool = is_fatal_status(status_code) if fatal is None else fatal
+        self.retry_after: float | None = retry_after
 
     def __reduce__(self) -> tuple[object, ...]:
-        return (_rebuild_panel_error, (str(self), self.status_code, self.fatal))
+        return (
+            _rebuild_panel_error,
+            (str(self), self.status_code, self.fatal, self.retry_after),
+        )
 
 
-def _rebuild_panel_error(message: str, status_code: int | None, fatal: bool) -> PanelAPIError:
-    return PanelAPIError(message, status_code=status_code, fatal=fatal)
+def _rebuild_panel_error(
+    message: str, status_code: int | None, fatal: bool, retry_after: float | None = None
+) -> PanelAPIError:
+    return PanelAPIError(message, status_code=status_code, fatal=fatal, retry_after=retry_after)
 
 
 class ConsoleClosed(PterowsError):

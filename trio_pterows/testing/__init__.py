@@ -10,10 +10,14 @@ from ._memory import MemoryWebSocketServer as MemoryWebSocketServer
 from ._memory import echo_handler as echo_handler
 from ._servers import TestServer as TestServer
 from ._servers import serve_echo as serve_echo
+from ._wings_config import ADMIN_PERMISSIONS as ADMIN_PERMISSIONS
+from ._wings_config import FakeWingsConfig as FakeWingsConfig
 
 __all__ = [
+    "ADMIN_PERMISSIONS",
     "ChaosProxy",
     "FakeWings",
+    "FakeWingsConfig",
     "MemoryWebSocketServer",
     "NodeConnection",
     "PanelRequest",
