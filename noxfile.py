@@ -38,14 +38,24 @@ nox.options.reuse_existing_virtualenvs = True
 PYTHONS = ["3.10", "3.11", "3.12", "3.13"]
 
 
+#: The Python on which the suites run on both transports (the others: the default only).
+BOTH_TRANSPORTS_PYTHON = "3.11"
+
+
 @nox.session(python=PYTHONS)
 def tests(session: nox.Session) -> None:
-    """The test suite (fault suite and 20-second soak included), with branch coverage."""
+    """The test suite (fault suite and 20-second soak included), with branch coverage.
+
+    On 3.11 every suite that opens connections runs on both transports
+    (``--transport=both``); elsewhere on the default one. Posargs go to pytest.
+    """
     session.install("-e", ".[test,json,cli]")
+    transport = "both" if session.python == BOTH_TRANSPORTS_PYTHON else "trio-websocket"
     session.run(
         "pytest",
         "--cov=trio_pterows",
         "--cov-report=term",
+        f"--transport={transport}",
         *session.posargs,
         env={"COVERAGE_FILE": f".coverage.{session.python}"},
     )
@@ -90,6 +100,7 @@ def soak(session: nox.Session) -> None:
 
 @nox.session(python="3.11")
 def bench(session: nox.Session) -> None:
-    """Benchmarks against raw trio-websocket, in the same run; prints a table and writes JSON."""
-    session.install("-e", ".[test,json]", "websockets>=13")
+    """Benchmarks: both transports against raw trio-websocket, websockets.trio and
+    websockets' asyncio client, in the same run; prints two tables and writes JSON."""
+    session.install("-e", ".[test,json]")
     session.run("python", "-m", "benchmarks", *session.posargs)

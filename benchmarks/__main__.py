@@ -3,15 +3,18 @@
     python -m benchmarks [--rounds N] [--quick] [--only CASE ...] [--json PATH]
 
 Starts the `websockets` peer (benchmarks/server.py) in its own process, then runs each
-case with raw trio-websocket and trio_pterows alternately (plus websockets.trio for
-reference), N rounds, and prints one table: the median rate of each, the pterows/raw
-ratio, the goal and whether it holds. The same results, with the machine's details,
-go to benchmarks/results/latest.json (or --json PATH) so runs can be compared.
+case with raw trio-websocket, trio_pterows, trio_pterows with transport="websockets",
+websockets.trio and websockets' asyncio client in turn, N rounds, and prints two
+tables: the default transport against raw trio-websocket, and the websockets transport
+against websockets.trio (median of per-round ratios) and the asyncio client. The same
+results, with the machine's details, go to benchmarks/results/latest.json (or --json
+PATH) so runs can be compared.
 
-Cases: send, receive, receive_json, receive_json_stdlib (in a subprocess where orjson
-cannot be imported), echo, send_1mib, echo_1mib, receive_defaults (does a flood reach
-``async for`` with default options?), memory (RSS per idle connection, a fresh process
-per side and round), scale (10,000 managed connections with heartbeats in one process).
+Cases: send, send_concurrent (8 tasks on one connection), receive, receive_json,
+receive_json_stdlib (in a subprocess where orjson cannot be imported), echo, send_1mib,
+echo_1mib, receive_defaults (does a flood reach ``async for`` with default options?),
+memory (RSS per idle connection, a fresh process per side and round), scale (10,000
+managed connections with heartbeats in one process).
 Progress goes to stderr; the table to stdout. See benchmarks/README.md.
 """
 
@@ -30,9 +33,11 @@ from typing import Any
 import trio
 
 from ._common import HERE, ROOT, ServerProcess, machine_info, median, raise_fd_limit
+from .report_ws import print_ws_table
 
 THROUGHPUT = (
     "send",
+    "send_concurrent",
     "receive",
     "receive_json",
     "receive_json_stdlib",
@@ -42,8 +47,10 @@ THROUGHPUT = (
 )
 ALL_CASES = (*THROUGHPUT, "receive_defaults", "memory", "scale")
 
-#: Goal for memory: KiB per idle managed connection.
+#: Goal for memory: KiB per idle managed connection (default transport).
 MEMORY_GOAL_KIB = 24.0
+#: The same with transport="websockets" (issue 10).
+MEMORY_GOAL_WS_KIB = 16.0
 #: Bound of a worker subprocess.
 WORKER_TIMEOUT = 600.0
 
@@ -191,7 +198,14 @@ def run_memory(
     medians = {c: (median(v) if v else None) for c, v in samples.items()}
     raw, ours = medians.get("raw"), medians.get("pterows")
     passed = ours is not None and ours <= MEMORY_GOAL_KIB and not errors.get("pterows")
+    ws, trio_ws = medians.get("pterows-ws"), medians.get("websockets")
+    ws_passed = None
+    if "pterows-ws" in clients:
+        ws_passed = ws is not None and ws <= MEMORY_GOAL_WS_KIB and not errors["pterows-ws"]
     return {
+        "ws_goal": f"<= {MEMORY_GOAL_WS_KIB:.0f} KiB",
+        "ws_ratio": ws / trio_ws if ws and trio_ws else None,
+        "ws_passed": ws_passed,
         "name": "memory",
         "title": f"RSS per idle connection ({count})",
         "unit": "KiB",
@@ -398,7 +412,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="where the results go (default benchmarks/results/latest.json)",
     )
     parser.add_argument(
-        "--no-websockets", action="store_true", help="skip the websockets.trio column"
+        "--no-websockets",
+        action="store_true",
+        help="skip the websockets.trio and websockets asyncio references",
+    )
+    parser.add_argument(
+        "--no-ws-transport",
+        action="store_true",
+        help='skip trio_pterows with transport="websockets"',
     )
     parser.add_argument(
         "--memory-count",
@@ -416,11 +437,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     rounds = args.rounds or (3 if args.quick else 5)
     selected = args.only or list(ALL_CASES)
     clients = ["raw", "pterows"]
+    if not args.no_ws_transport:
+        clients.append("pterows-ws")
     if not args.no_websockets:
         from .cases import websockets_connect
 
         if websockets_connect is not None:
-            clients.append("websockets")
+            clients += ["websockets", "asyncio"]
     info = machine_info()
     if info["load_average_at_start"][0] > 0.5:
         log(
@@ -439,7 +462,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                 results.append(run_receive_defaults(server, args.quick))
             if "memory" in selected:
                 count = args.memory_count or (300 if args.quick else 1000)
-                results.append(run_memory(server, rounds, count, ["raw", "pterows"]))
+                memory_clients = ["raw", "pterows"]
+                memory_clients += [c for c in ("pterows-ws", "websockets") if c in clients]
+                results.append(run_memory(server, rounds, count, memory_clients))
     if "scale" in selected:
         count = args.scale_count or (2000 if args.quick else 10_000)
         results.append(run_scale(count, args.scale_idle, args.heartbeat_interval))
@@ -447,6 +472,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     info["load_average_at_end"] = list(os.getloadavg())
 
     print_table(results, info)
+    if "pterows-ws" in clients:
+        print_ws_table(results)
     print(f"\n{elapsed:.0f} s in all; JSON: {args.json}")
     document = {
         "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),

@@ -18,6 +18,7 @@ timed part and returns ``(elapsed_seconds, error_or_None)``. The clients are:
 
 from __future__ import annotations
 
+import functools
 import json
 import time
 from collections.abc import Awaitable, Callable
@@ -28,6 +29,9 @@ import trio
 import trio_websocket
 
 import trio_pterows as pw
+
+from . import references as ref
+from .references import in_asyncio
 
 try:
     from websockets.trio.client import connect as websockets_connect
@@ -69,6 +73,8 @@ class Case:
     clients: dict[str, ClientFn]
     #: Runs in a subprocess where orjson cannot be imported.
     no_orjson: bool = False
+    #: Minimum pterows-ws/websockets.trio ratio (median of per-round ratios), or None.
+    ws_goal: float | None = None
 
 
 # -- send: 32-byte text messages, one way ----------------------------------------------
@@ -89,8 +95,10 @@ async def send_raw(url: str, n: int, message: str | bytes = SMALL) -> tuple[floa
         return time.perf_counter() - t0, error
 
 
-async def send_pterows(url: str, n: int, message: str | bytes = SMALL) -> tuple[float, str | None]:
-    async with pw.open_websocket(url) as ws:
+async def send_pterows(
+    url: str, n: int, message: str | bytes = SMALL, **options: Any
+) -> tuple[float, str | None]:
+    async with pw.open_websocket(url, **options) as ws:
         t0 = time.perf_counter()
         for _ in range(n):
             await ws.send(message)
@@ -118,8 +126,8 @@ async def send_mib_raw(url: str, n: int) -> tuple[float, str | None]:
     return await send_raw(url, n, MIB_BINARY)
 
 
-async def send_mib_pterows(url: str, n: int) -> tuple[float, str | None]:
-    return await send_pterows(url, n, MIB_BINARY)
+async def send_mib_pterows(url: str, n: int, **options: Any) -> tuple[float, str | None]:
+    return await send_pterows(url, n, MIB_BINARY, **options)
 
 
 async def send_mib_websockets(url: str, n: int) -> tuple[float, str | None]:
@@ -147,9 +155,9 @@ async def recv_raw(url: str, n: int) -> tuple[float, str | None]:
         return time.perf_counter() - t0, _short(got, n)
 
 
-async def recv_pterows(url: str, n: int) -> tuple[float, str | None]:
+async def recv_pterows(url: str, n: int, **options: Any) -> tuple[float, str | None]:
     got = 0
-    async with pw.open_websocket(url, incoming_overflow="block") as ws:
+    async with pw.open_websocket(url, incoming_overflow="block", **options) as ws:
         await ws.send("go")
         t0 = time.perf_counter()
         async for _ in ws:
@@ -212,10 +220,10 @@ async def recv_json_raw(url: str, n: int) -> tuple[float, str | None]:
         return time.perf_counter() - t0, _short(got, n)
 
 
-async def recv_json_pterows(url: str, n: int) -> tuple[float, str | None]:
+async def recv_json_pterows(url: str, n: int, **options: Any) -> tuple[float, str | None]:
     got = 0
     last: Any = None
-    async with pw.open_websocket(url, auto_json=True, incoming_overflow="block") as ws:
+    async with pw.open_websocket(url, auto_json=True, incoming_overflow="block", **options) as ws:
         await ws.send("go")
         t0 = time.perf_counter()
         async for message in ws:
@@ -262,9 +270,9 @@ async def echo_raw(url: str, n: int, message: str | bytes = KIB_TEXT) -> tuple[f
 
 
 async def echo_pterows(
-    url: str, n: int, message: str | bytes = KIB_TEXT
+    url: str, n: int, message: str | bytes = KIB_TEXT, **options: Any
 ) -> tuple[float, str | None]:
-    async with pw.open_websocket(url) as ws:
+    async with pw.open_websocket(url, **options) as ws:
         t0 = time.perf_counter()
         for _ in range(n):
             await ws.send(message)
@@ -290,8 +298,8 @@ async def echo_mib_raw(url: str, n: int) -> tuple[float, str | None]:
     return await echo_raw(url, n, MIB_BINARY)
 
 
-async def echo_mib_pterows(url: str, n: int) -> tuple[float, str | None]:
-    return await echo_pterows(url, n, MIB_BINARY)
+async def echo_mib_pterows(url: str, n: int, **options: Any) -> tuple[float, str | None]:
+    return await echo_pterows(url, n, MIB_BINARY, **options)
 
 
 async def echo_mib_websockets(url: str, n: int) -> tuple[float, str | None]:
@@ -301,10 +309,23 @@ async def echo_mib_websockets(url: str, n: int) -> tuple[float, str | None]:
 # -- the table ---------------------------------------------------------------------------
 
 
-def _clients(raw: ClientFn, pterows: ClientFn, websockets: ClientFn) -> dict[str, ClientFn]:
-    clients = {"raw": raw, "pterows": pterows}
+def _clients(
+    raw: ClientFn,
+    pterows: Callable[..., Awaitable[tuple[float, str | None]]],
+    websockets: ClientFn,
+    asyncio_client: Callable[[str, int], Any] | None = None,
+) -> dict[str, ClientFn]:
+    """Every client of a case: raw, pterows (default transport), pterows-ws
+    (``transport="websockets"``), websockets.trio and websockets' asyncio client."""
+    clients: dict[str, ClientFn] = {
+        "raw": raw,
+        "pterows": pterows,
+        "pterows-ws": functools.partial(pterows, transport="websockets"),
+    }
     if websockets_connect is not None:
         clients["websockets"] = websockets
+    if asyncio_client is not None:
+        clients["asyncio"] = in_asyncio(asyncio_client)
     return clients
 
 
@@ -321,7 +342,25 @@ CASES: dict[str, Case] = {
             unit="msg/s",
             per_message=1,
             goal=0.90,
-            clients=_clients(send_raw, send_pterows, send_websockets),
+            clients=_clients(send_raw, send_pterows, send_websockets, ref.send_asyncio),
+            ws_goal=1.3,
+        ),
+        Case(
+            "send_concurrent",
+            f"send 32 B text from {ref.SENDERS} tasks at once",
+            "/sink",
+            n=20_000,
+            n_quick=8_000,
+            unit="msg/s",
+            per_message=1,
+            goal=None,
+            clients=_clients(
+                ref.concurrent_raw,
+                ref.concurrent_pterows,
+                ref.concurrent_websockets,
+                ref.concurrent_asyncio,
+            ),
+            ws_goal=2.5,
         ),
         Case(
             "receive",
@@ -332,7 +371,8 @@ CASES: dict[str, Case] = {
             unit="msg/s",
             per_message=1,
             goal=0.95,
-            clients=_clients(recv_raw, recv_pterows, recv_websockets),
+            clients=_clients(recv_raw, recv_pterows, recv_websockets, ref.recv_asyncio),
+            ws_goal=1.5,
         ),
         Case(
             "receive_json",
@@ -343,7 +383,10 @@ CASES: dict[str, Case] = {
             unit="msg/s",
             per_message=1,
             goal=0.90,
-            clients=_clients(recv_json_raw, recv_json_pterows, recv_json_websockets),
+            clients=_clients(
+                recv_json_raw, recv_json_pterows, recv_json_websockets, ref.recv_json_asyncio
+            ),
+            ws_goal=1.5,
         ),
         Case(
             "receive_json_stdlib",
@@ -354,7 +397,9 @@ CASES: dict[str, Case] = {
             unit="msg/s",
             per_message=1,
             goal=None,
-            clients=_clients(recv_json_raw, recv_json_pterows, recv_json_websockets),
+            clients=_clients(
+                recv_json_raw, recv_json_pterows, recv_json_websockets, ref.recv_json_asyncio
+            ),
             no_orjson=True,
         ),
         Case(
@@ -366,7 +411,8 @@ CASES: dict[str, Case] = {
             unit="rt/s",
             per_message=1,
             goal=0.95,
-            clients=_clients(echo_raw, echo_pterows, echo_websockets),
+            clients=_clients(echo_raw, echo_pterows, echo_websockets, ref.echo_asyncio),
+            ws_goal=1.1,
         ),
         Case(
             "send_1mib",
@@ -377,7 +423,10 @@ CASES: dict[str, Case] = {
             unit="MB/s",
             per_message=(1 << 20) / _MB,
             goal=None,
-            clients=_clients(send_mib_raw, send_mib_pterows, send_mib_websockets),
+            clients=_clients(
+                send_mib_raw, send_mib_pterows, send_mib_websockets, ref.send_mib_asyncio
+            ),
+            ws_goal=1.0,
         ),
         Case(
             "echo_1mib",
@@ -388,7 +437,10 @@ CASES: dict[str, Case] = {
             unit="MB/s",
             per_message=2 * (1 << 20) / _MB,
             goal=None,
-            clients=_clients(echo_mib_raw, echo_mib_pterows, echo_mib_websockets),
+            clients=_clients(
+                echo_mib_raw, echo_mib_pterows, echo_mib_websockets, ref.echo_mib_asyncio
+            ),
+            ws_goal=1.0,
         ),
     )
 }

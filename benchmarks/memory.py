@@ -1,6 +1,6 @@
 """Memory per idle connection, measured in a fresh process.
 
-``python -m benchmarks.memory --client raw|pterows|websockets --count 1000 --url URL``
+``python -m benchmarks.memory --client raw|pterows|pterows-ws|websockets --count N --url URL``
 opens one connection and closes it (imports, first-use allocations), collects garbage,
 reads RSS, opens ``count`` connections one after the other and keeps them open, waits
 a moment, collects garbage, reads RSS again and prints, as JSON, the difference divided
@@ -8,8 +8,9 @@ by ``count``. The process then exits without closing anything (the server copes)
 
 The connections are held by one ``AsyncExitStack`` in one task, so only what each
 library allocates per connection is counted (no holder task per connection).
-``pterows`` runs a protocol-mode heartbeat with a long interval: its heartbeat task
-exists and waits, as it would on an idle production connection.
+``pterows`` and ``pterows-ws`` (``transport="websockets"``) run a protocol-mode
+heartbeat with a long interval: its heartbeat task exists and waits, as it would on an
+idle production connection.
 """
 
 from __future__ import annotations
@@ -44,6 +45,15 @@ def _opener(client: str, url: str) -> Any:
 
         return lambda: pw.open_websocket(
             url, heartbeat_mode="protocol", heartbeat_interval=HEARTBEAT_INTERVAL
+        )
+    if client == "pterows-ws":
+        import trio_pterows as pw
+
+        return lambda: pw.open_websocket(
+            url,
+            heartbeat_mode="protocol",
+            heartbeat_interval=HEARTBEAT_INTERVAL,
+            transport="websockets",
         )
     if client == "websockets":
         from websockets.trio.client import connect
@@ -85,7 +95,9 @@ async def measure(client: str, url: str, count: int) -> dict[str, Any]:
 
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.memory")
-    parser.add_argument("--client", required=True, choices=("raw", "pterows", "websockets"))
+    parser.add_argument(
+        "--client", required=True, choices=("raw", "pterows", "pterows-ws", "websockets")
+    )
     parser.add_argument("--count", type=int, default=1000)
     parser.add_argument("--url", required=True)
     args = parser.parse_args(argv)

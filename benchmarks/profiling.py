@@ -149,7 +149,11 @@ async def _profile_heartbeat(
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.profiling")
     parser.add_argument("case")
-    parser.add_argument("--client", default="pterows", choices=("raw", "pterows", "websockets"))
+    parser.add_argument(
+        "--client",
+        default="pterows",
+        choices=("raw", "pterows", "pterows-ws", "websockets", "asyncio"),
+    )
     parser.add_argument("--tool", default="cprofile", choices=("cprofile", "pyinstrument"))
     parser.add_argument("--n", type=int, default=None)
     parser.add_argument("--top", type=int, default=30)

@@ -52,7 +52,9 @@ def summarize(
         passed = ratio is not None and not failed and ratio >= case.goal
     elif failed:
         passed = False
+    ws = _ws_summary(case, clients, trials)
     return {
+        **ws,
         "name": case.name,
         "title": case.title,
         "unit": case.unit,
@@ -67,6 +69,41 @@ def summarize(
     }
 
 
+def _paired(trials: dict[str, list[dict[str, Any]]], a: str, b: str) -> list[float]:
+    """Per-round ratios a/b, for the rounds where both succeeded."""
+    return [
+        x["rate"] / y["rate"]
+        for x, y in zip(trials.get(a, []), trials.get(b, []), strict=False)
+        if x["rate"] and y["rate"] and x["error"] is None and y["error"] is None
+    ]
+
+
+def _ws_summary(
+    case: Case, clients: dict[str, Any], trials: dict[str, list[dict[str, Any]]]
+) -> dict[str, Any]:
+    """The websockets transport against websockets.trio (the goal) and asyncio (stretch):
+    medians of per-round ratios."""
+    from ._common import median
+
+    if "pterows-ws" not in trials:
+        return {}
+    vs_trio = _paired(trials, "pterows-ws", "websockets")
+    vs_asyncio = _paired(trials, "pterows-ws", "asyncio")
+    ratio = median(vs_trio) if vs_trio else None
+    failed = bool(clients["pterows-ws"]["errors"])
+    passed: bool | None = None
+    if case.ws_goal is not None:
+        passed = ratio is not None and not failed and ratio >= case.ws_goal
+    elif failed:
+        passed = False
+    return {
+        "ws_goal": None if case.ws_goal is None else f">= {case.ws_goal:.2f}x websockets.trio",
+        "ws_ratio": ratio,
+        "ws_ratio_asyncio": median(vs_asyncio) if vs_asyncio else None,
+        "ws_passed": passed,
+    }
+
+
 async def run_case(
     case: Case,
     base_url: str,
@@ -76,7 +113,7 @@ async def run_case(
     clients: Sequence[str],
     progress: bool = True,
 ) -> dict[str, Any]:
-    """Warm up each client once, then ``rounds`` rounds of A B (C)."""
+    """Warm up each client once, then ``rounds`` rounds of every client in turn."""
     from .cases import run_trial
 
     clients = [c for c in clients if c in case.clients]
@@ -93,7 +130,7 @@ async def run_case(
                 shown = f"{rate:,.0f} {case.unit}" if rate else "-"
                 note = f"  ! {result['error']}" if result["error"] else ""
                 print(
-                    f"    {case.name:<20} round {r + 1}/{rounds} {client:<10} {shown}{note}",
+                    f"    {case.name:<20} round {r + 1}/{rounds} {client:<11} {shown}{note}",
                     file=sys.stderr,
                     flush=True,
                 )
@@ -106,7 +143,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--base", required=True, help="ws://127.0.0.1:PORT")
     parser.add_argument("--n", type=int, default=None)
     parser.add_argument("--rounds", type=int, default=5)
-    parser.add_argument("--clients", default="raw,pterows,websockets")
+    parser.add_argument("--clients", default="raw,pterows,pterows-ws,websockets,asyncio")
     parser.add_argument("--no-orjson", action="store_true")
     args = parser.parse_args(argv)
     if args.no_orjson:

@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
+import subprocess
+import sys
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -131,6 +136,169 @@ class EventLog:
 
     def types(self) -> list[str]:
         return [t for t, _, _ in self.items]
+
+
+@contextlib.asynccontextmanager
+async def line_server(*argv: str) -> AsyncIterator[str]:
+    """Run ``python *argv`` as a server; yield the first line it prints (its port).
+
+    The server must print that line once it listens and stop when its stdin closes;
+    readiness is that line, never a sleep.
+    """
+    process = await trio.lowlevel.open_process(
+        [sys.executable, *argv], stdin=subprocess.PIPE, stdout=subprocess.PIPE
+    )
+    assert process.stdout is not None
+    assert process.stdin is not None
+    try:
+        with trio.fail_after(20):
+            line = b""
+            while not line.endswith(b"\n"):
+                chunk = await process.stdout.receive_some(64)
+                assert chunk, f"the server {argv} exited early"
+                line += chunk
+        yield line.decode().strip()
+    finally:
+        await process.stdin.aclose()
+        with trio.move_on_after(5):
+            await process.wait()
+        if process.returncode is None:
+            process.kill()
+            await process.wait()
+
+
+WEBSOCKETS_SERVER = str(Path(__file__).with_name("websockets_server.py"))
+PROXY_SERVER = str(Path(__file__).with_name("proxy_server.py"))
+
+
+@pytest.fixture
+async def websockets_server() -> AsyncIterator[int]:
+    """A `websockets` (asyncio) echo server in a subprocess, deflate accepted; its port."""
+    async with line_server(WEBSOCKETS_SERVER) as port:
+        yield int(port)
+
+
+@pytest.fixture
+async def websockets_server_no_deflate() -> AsyncIterator[int]:
+    """The same server refusing permessage-deflate; its port."""
+    async with line_server(WEBSOCKETS_SERVER, "--no-compression") as port:
+        yield int(port)
+
+
+class SeamRecorder:
+    """A transport handler (the manager's side of the seam) that records everything."""
+
+    def __init__(self) -> None:
+        self.messages: list[str | bytes] = []
+        self.pongs: list[bytes] = []
+        self.ends: list[Any] = []
+        self.interrupted = 0
+        self._changed = trio.Event()
+
+    def _wake(self) -> None:
+        self._changed.set()
+        self._changed = trio.Event()
+
+    async def on_message(self, data: str | bytes) -> None:
+        self.messages.append(data)
+        self._wake()
+
+    def on_pong(self, payload: bytes) -> None:
+        self.pongs.append(payload)
+        self._wake()
+
+    def on_write_interrupted(self, conn: Any) -> None:
+        self.interrupted += 1
+        self._wake()
+
+    def on_end(self, conn: Any) -> None:
+        self.ends.append(conn.close_info)
+        self._wake()
+
+    async def wait_for(self, predicate: Callable[[], bool]) -> None:
+        """Wait (on events, no polling) until ``predicate()`` holds."""
+        while not predicate():
+            await self._changed.wait()
+
+
+def seam_params(**changes: Any) -> Any:
+    """HandshakeParams for driving a transport directly."""
+    from trio_pterows.transports._base import HandshakeParams
+
+    values: dict[str, Any] = {
+        "host_header": "127.0.0.1",
+        "resource": "/echo",
+        "subprotocols": None,
+        "headers": (),
+        "max_message_size": 1 << 20,
+        "receive_buffer_size": 64 * 1024,
+        "close_timeout": 2.0,
+    }
+    values.update(changes)
+    return HandshakeParams(**values)
+
+
+# -- one suite, two transports ----------------------------------------------------------
+
+#: Modules that never open a managed connection, or test one engine's own internals:
+#: they run once, on the default transport, whatever --transport says.
+_ONE_TRANSPORT_MODULES = frozenset(
+    {
+        "test_backoff",
+        "test_codec_events",
+        "test_options",
+        "test_queue_model",
+        "test_wings_protocol",
+        "test_public_api",
+        "test_cli",  # its clients run in subprocesses, with their own options
+        "test_cli_units",
+        "test_transport_trio_websocket",  # trio-websocket's internals
+        "test_retry",
+        "test_state",
+        "test_util",
+        "test_event_names",
+        "test_kwargs",
+        "test_typing",
+        "test_transport_websockets",  # the websockets engine, through the seam
+        "test_proxy",
+    }
+)
+TRANSPORTS = ("trio-websocket", "websockets")
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--transport",
+        choices=(*TRANSPORTS, "both"),
+        default=os.environ.get("PTEROWS_TEST_TRANSPORT", "trio-websocket"),
+        help="the transport the suites run on: one of them, or both (each test twice); "
+        "default from PTEROWS_TEST_TRANSPORT, else trio-websocket",
+    )
+
+
+def _applies(module: Any) -> bool:
+    return module.__name__.rsplit(".", 1)[-1] not in _ONE_TRANSPORT_MODULES
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if metafunc.config.getoption("--transport") == "both" and _applies(metafunc.module):
+        metafunc.parametrize("transport", TRANSPORTS, indirect=True)
+
+
+@pytest.fixture(autouse=True)
+def transport(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """The transport this test runs on (``--transport``): it becomes the default of
+    ``WSConnectionOptions(transport=...)`` for the test, so every connection the test
+    opens without naming a transport uses it."""
+    chosen = getattr(request, "param", None) or request.config.getoption("--transport")
+    if chosen == "both" or not _applies(request.module):
+        chosen = "trio-websocket"
+    if chosen != "trio-websocket":
+        defaults = WSConnectionOptions.__init__.__kwdefaults__
+        if "transport" not in defaults:
+            pytest.skip("this tree has no transport option yet")
+        monkeypatch.setitem(defaults, "transport", chosen)
+    return str(chosen)
 
 
 # --------------------------------------------------------------------------- Pterodactyl

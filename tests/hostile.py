@@ -339,6 +339,26 @@ class Peer:
                 raise EOFError(f"the client hung up without sending opcode {opcode}")
             await self._changed.wait()
 
+    async def wait_message(self, opcode: int) -> ParsedFrame:
+        """The first whole message the client sent with ``opcode`` (TEXT or BINARY):
+        its frame, or its fragments joined (a client may fragment a large message,
+        as the websockets transport does past 64 KiB), waiting for all of it."""
+        while True:
+            parts: list[bytes] | None = None
+            for parsed in self.frames:
+                if parts is None:
+                    if parsed.opcode == opcode:
+                        parts = [parsed.payload]
+                        if parsed.fin:
+                            return parsed
+                elif parsed.opcode == CONTINUATION:
+                    parts.append(parsed.payload)
+                    if parsed.fin:
+                        return ParsedFrame(opcode=opcode, payload=b"".join(parts), masked=True)
+            if self.eof.is_set():
+                raise EOFError(f"the client hung up without a whole opcode {opcode} message")
+            await self._changed.wait()
+
     async def _read_frames(self) -> None:
         self._record(self._parser.feed(self._pending))
         while True:

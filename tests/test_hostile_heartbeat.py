@@ -78,6 +78,6 @@ async def test_a_peer_that_stops_reading_is_detected_by_the_heartbeat(
                 await next_of(events, "open")
                 # Nothing is lost: the blocked message goes out on the new connection.
                 receiver = server.peers[0] if reading else await server.wait_peer(1)
-                delivered = await receiver.wait_frame(BINARY)
+                delivered = await receiver.wait_message(BINARY)
                 assert len(delivered.payload) == MIB
     assert leaked_tasks(baseline) == []

@@ -148,7 +148,7 @@ async def test_a_bounded_peer_that_stops_reading_blocks_the_clients_writes(
                 await trio.sleep(10)
                 assert not done.is_set()  # nobody reads: the write cannot finish
                 peer.resume_reading()
-            assert (await peer.wait_frame(BINARY)).payload == b"x" * 100_000
+            assert (await peer.wait_message(BINARY)).payload == b"x" * 100_000
 
 
 def test_bounded_streams_are_streams() -> None:

@@ -37,6 +37,7 @@ SANS_IO = [
     "_ack",
     "_dedupe",
     "_urls",
+    "_proxy_url",
 ]
 
 
@@ -387,6 +388,7 @@ CORE_LAYERS = [
     "_metrics",
     "_handle",
     "_urls",
+    "_proxy_url",
     "_options",
     "_kwargs",
     "_log",
@@ -400,6 +402,10 @@ CORE_LAYERS = [
     "transports._base",
     "transports._stream",
     "transports._trio_websocket",
+    "transports._ws_writer",
+    "transports._ws_handshake",
+    "transports._websockets",
+    "transports._proxy",
     "transports",
     "_receive",
     "_heartbeat",

@@ -1,11 +1,7 @@
-"""Interoperability with an independent implementation: a `websockets` server."""
+"""Interoperability with an independent implementation: a `websockets` server
+(``websockets_server`` in conftest: a subprocess on port 0). Runs on both transports."""
 
 from __future__ import annotations
-
-import subprocess
-import sys
-from collections.abc import AsyncIterator
-from pathlib import Path
 
 import pytest
 import trio
@@ -14,35 +10,9 @@ import trio_pterows as pw
 
 from .conftest import EventLog
 
-SERVER = Path(__file__).with_name("websockets_server.py")
 
-
-@pytest.fixture
-async def websockets_port() -> AsyncIterator[int]:
-    process = await trio.lowlevel.open_process(
-        [sys.executable, str(SERVER)], stdin=subprocess.PIPE, stdout=subprocess.PIPE
-    )
-    assert process.stdout is not None
-    assert process.stdin is not None
-    try:
-        with trio.fail_after(20):
-            line = b""
-            while not line.endswith(b"\n"):
-                chunk = await process.stdout.receive_some(64)
-                assert chunk, "the websockets server exited early"
-                line += chunk
-        yield int(line)
-    finally:
-        await process.stdin.aclose()
-        with trio.move_on_after(5):
-            await process.wait()
-        if process.returncode is None:
-            process.kill()
-            await process.wait()
-
-
-async def test_echo_json_and_heartbeats_against_websockets(websockets_port: int) -> None:
-    url = f"ws://127.0.0.1:{websockets_port}/echo"
+async def test_echo_json_and_heartbeats_against_websockets(websockets_server: int) -> None:
+    url = f"ws://127.0.0.1:{websockets_server}/echo"
     with trio.fail_after(20):
         async with pw.open_websocket(url, auto_json=True, heartbeat_interval=0.05) as ws:
             log = EventLog(ws, "pong")
@@ -57,8 +27,8 @@ async def test_echo_json_and_heartbeats_against_websockets(websockets_port: int)
             assert ws.get_metrics().messages_received == 2
 
 
-async def test_close_code_from_websockets(websockets_port: int) -> None:
-    url = f"ws://127.0.0.1:{websockets_port}/close/4409"
+async def test_close_code_from_websockets(websockets_server: int) -> None:
+    url = f"ws://127.0.0.1:{websockets_server}/close/4409"
     with trio.fail_after(20):
         async with pw.AdvancedWebSocket(
             url=url, auto_reconnect=True, fatal_close_codes={4409}

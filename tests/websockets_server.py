@@ -2,6 +2,8 @@
 
 Prints its port on the first line of stdout, then serves until stdin closes.
 Text "ping" is answered with "pong"; the path /close/<code> closes at once with it.
+``--no-compression`` refuses permessage-deflate (websockets offers to accept it by
+default); ``--max-size N`` limits incoming messages.
 """
 
 from __future__ import annotations
@@ -22,7 +24,11 @@ async def handler(conn: ServerConnection) -> None:
 
 
 async def main() -> None:
-    async with serve(handler, "127.0.0.1", 0, max_size=None) as server:
+    compression = None if "--no-compression" in sys.argv else "deflate"
+    max_size = None
+    if "--max-size" in sys.argv:
+        max_size = int(sys.argv[sys.argv.index("--max-size") + 1])
+    async with serve(handler, "127.0.0.1", 0, max_size=max_size, compression=compression) as server:
         port = next(iter(server.sockets)).getsockname()[1]
         print(port, flush=True)
         loop = asyncio.get_running_loop()

@@ -28,11 +28,17 @@ from ._events import DROP, MessageEvent
 from ._exceptions import ResponseTimeout
 from ._state import check_transition
 
-__all__ = ["DRAIN_GRACE", "NO_PONG", "Flow", "Receiver", "Waiter"]
+__all__ = ["DRAIN_GRACE", "NO_PONG", "RECEIVE_BATCH", "Flow", "Receiver", "Waiter"]
 
 #: incoming_overflow="drop-oldest": how long the reader waits, once per overflow
 #: episode, for an iterating consumer to drain the full buffer before dropping.
 DRAIN_GRACE = 0.25
+#: receive() / ``async for``: messages taken from the buffer between two schedule points
+#: (each call is still a cancel point; an empty buffer always waits in the scheduler).
+RECEIVE_BATCH = 64
+#: While the reader waits for the consumer: look at the buffer's fill every
+#: ``incoming_queue_limit // DRAIN_CHECKS`` messages (every one for small buffers).
+DRAIN_CHECKS = 16
 #: "No pong message expected" (protocol heartbeat or none).
 NO_PONG: Any = object()
 
@@ -88,6 +94,8 @@ class Receiver:
     """The inbound path and the incoming buffer of one manager."""
 
     __slots__ = (
+        "_batched",
+        "_check_every",
         "_consumer_seen",
         "_drained",
         "_end_error",
@@ -96,6 +104,7 @@ class Receiver:
         "_in_send",
         "_overflowed_once",
         "_shared",
+        "_since_check",
         "_unblocked",
         "auto_json",
         "block",
@@ -119,6 +128,9 @@ class Receiver:
         self._unblocked: trio.Event | None = None
         self._consumer_seen = False
         self._overflowed_once = False
+        self._batched = 0
+        self._since_check = 0
+        self._check_every = max(1, limit // DRAIN_CHECKS)
         self.waiters: list[Waiter] = []
         self.last_rx = 0.0
         self.received = 0
@@ -274,35 +286,57 @@ class Receiver:
             if self._flow is Flow.DROPPING:
                 self._set_flow(Flow.FLOWING)
 
+    async def _next(self) -> Any:
+        """The next buffered message (waiting for one if none); raises EndOfChannel.
+
+        Every call is a cancel point. A schedule point is taken only when the buffer
+        is empty or once every :data:`RECEIVE_BATCH` messages: a consumer draining a
+        full buffer does not pay a trip through the scheduler per message.
+        """
+        self._consumer_seen = True
+        recv = self._in_recv
+        if self._batched < RECEIVE_BATCH:
+            await trio.lowlevel.checkpoint_if_cancelled()
+            try:
+                value = recv.receive_nowait()
+            except trio.WouldBlock:
+                if self._flow is not Flow.FLOWING:
+                    self._after_receive()  # empty: wake the reader before waiting
+                self._batched = 0
+                value = await recv.receive()
+            else:
+                self._batched += 1
+        else:
+            self._batched = 0
+            value = await recv.receive()
+        if self._flow is not Flow.FLOWING:
+            self._since_check += 1
+            if self._since_check >= self._check_every:
+                self._since_check = 0
+                self._after_receive()
+        return value
+
     async def receive(self) -> Any:
         """The next message; after :meth:`end`, the buffered ones, then the end's error
         or :class:`trio.EndOfChannel`. Cancellation: no message is lost."""
-        self._consumer_seen = True
         try:
-            value = await self._in_recv.receive()
+            return await self._next()
         except trio.EndOfChannel:
             if self._end_error is not None:
                 raise self._end_error from None
             raise
-        if self._flow is not Flow.FLOWING:
-            self._after_receive()
-        return value
 
     def __aiter__(self) -> Receiver:
         return self
 
     async def __anext__(self) -> Any:
         """``async for message in ws`` iterates the receiver itself (no extra call)."""
-        self._consumer_seen = True
         try:
-            value = await self._in_recv.receive()
+            return await self._next()
         except trio.EndOfChannel:
             if self._end_error is not None:
                 raise self._end_error from None
             raise StopAsyncIteration from None
-        if self._flow is not Flow.FLOWING:
-            self._after_receive()
-        return value
 
     @property
     def buffered(self) -> int:
@@ -326,6 +360,7 @@ class Receiver:
         if self.ended:
             limit = self._shared.options.incoming_queue_limit
             self._in_send, self._in_recv = trio.open_memory_channel[Any](limit)
+            self._check_every = max(1, limit // DRAIN_CHECKS)
             self._end_error = None
             self._flow = Flow.FLOWING
 
