@@ -5,7 +5,7 @@ event must fail; the right program must pass.
 
 ``**options: Unpack[OptionKwargs]`` and the :class:`EventSource` overloads are what
 ``open_websocket``, ``AdvancedWebSocket`` and ``open_console`` carry; the programs use
-them directly so that this test checks the types themselves.
+them directly (the types themselves) and through those entry points (the wiring).
 """
 
 from __future__ import annotations
@@ -86,6 +86,13 @@ async def use(source: Source) -> None:
     async with source.subscribe("open", "close") as both:
         async for any_event in both:
             stamp: float = any_event.timestamp
+
+
+async def real(ws: pw.AdvancedWebSocket) -> None:
+    ws.add_event_listener("pong", on_pong)
+    ws.update_options(heartbeat_interval=5.0)
+    pw.open_websocket("wss://example.test/", auto_reconnect=True, transport="websockets")
+    pw.AdvancedWebSocket(url="wss://example.test/", close_timeout=1.0)
 """
 
 #: file name -> (program, a fragment of the error mypy must report)
@@ -113,6 +120,30 @@ BAD = {
         '    async with Source().subscribe("pong") as pongs:\n'
         "        print((await pongs.receive()).code)",
         '"PongEvent" has no attribute "code"',
+    ),
+    # The library's own entry points carry the same types.
+    "real_open_websocket": (
+        'pw.open_websocket("wss://example.test/", auto_reconect=True)',
+        'Unexpected keyword argument "auto_reconect"',
+    ),
+    "real_manager": (
+        'pw.AdvancedWebSocket(url="wss://example.test/", heartbeat_mode="pings")',
+        "incompatible type \"Literal['pings']\"",
+    ),
+    "real_update_options": (
+        "def f(ws: pw.AdvancedWebSocket) -> None:\n    ws.update_options(queue_mesages=True)",
+        'Unexpected keyword argument "queue_mesages"',
+    ),
+    "real_console": (
+        "from trio_pterows.pterodactyl import open_console\n"
+        'open_console("https://panel.test", "key", "server", auto_reconect=True)',
+        'Unexpected keyword argument "auto_reconect"',
+    ),
+    "real_listener": (
+        "def on_open(event: pw.OpenEvent) -> None: ...\n"
+        "def f(ws: pw.AdvancedWebSocket) -> None:\n"
+        '    ws.add_event_listener("pong", on_open)',
+        'has incompatible type "Callable[[OpenEvent], None]"',
     ),
 }
 HEADER = """\
