@@ -15,7 +15,7 @@ from trio_pterows import LatencyStats
 from trio_pterows.cli._console import ConsoleSession
 from trio_pterows.cli._demo_snapshot import Snapshot
 from trio_pterows.cli._main import build_parser
-from trio_pterows.pterodactyl import Stats
+from trio_pterows.pterodactyl import Stats, TokenLifecycle
 
 KEY = "ptlc_UnitTestKeyThatMustNeverBePrinted000000000"
 JWT = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.c2lnbmF0dXJl"
@@ -81,13 +81,14 @@ class Recorder:
     def __init__(self) -> None:
         self.events: list[tuple[str, str]] = []
         self.lines: list[str] = []
+        self.history: list[str] = []  # the lines shown as replayed history
         self.changes = 0
 
     def event(self, at: float, kind: str, text: str) -> None:
         self.events.append((kind, text))
 
-    def console_line(self, at: float, line: str) -> None:
-        self.lines.append(line)
+    def console_line(self, at: float, line: str, *, replayed: bool = False) -> None:
+        (self.history if replayed else self.lines).append(line)
 
     def changed(self) -> None:
         self.changes += 1
@@ -137,6 +138,10 @@ class FakeWS:
         self.is_connected = True
         self.flushed = True
         self.closed = False
+        self.listeners: dict[str, list[Any]] = {}
+
+    def add_event_listener(self, name: str, listener: Any) -> None:
+        self.listeners.setdefault(name, []).append(listener)
 
     def get_metrics(self) -> Any:
         return SimpleNamespace(queued=self.queued)
@@ -151,13 +156,30 @@ class FakeWS:
         await trio.lowlevel.checkpoint()
 
 
+def token_due(tokens: TokenLifecycle) -> None:
+    """A FakeConsole event: the token is due (``token expiring``, or its deadline)."""
+    tokens.notice(expired=False)
+
+
+def token_expired(tokens: TokenLifecycle) -> None:
+    """A FakeConsole event: the node says the token expired."""
+    tokens.notice(expired=True)
+
+
+def token_refreshed(tokens: TokenLifecycle) -> None:
+    """A FakeConsole event: the console refreshes the token on the live socket."""
+    assert tokens.begin_refresh()
+    tokens.authenticated()
+
+
 class FakeConsole:
     """What the CLI uses of a Console, recording what it is asked to do."""
 
     def __init__(self, events: list[Any] = (), end: BaseException | None = None) -> None:  # type: ignore[assignment]
         self.ws = FakeWS()
         self.status: str | None = "running"
-        self.token_refreshes = 0
+        self.tokens = TokenLifecycle()  # the real one: tests drive its transitions
+        self.tokens.authenticated()  # connected, as after ``async with open_console()``
         self.sent: list[str] = []
         self.states: list[str] = []
         self.stats_requests = 0
@@ -165,6 +187,10 @@ class FakeConsole:
         self.fail_with: BaseException | None = None
         self._events = list(events)
         self._end = end
+
+    @property
+    def token_refreshes(self) -> int:
+        return self.tokens.refreshes
 
     async def send_command(self, command: str) -> None:
         await trio.lowlevel.checkpoint()
@@ -187,8 +213,8 @@ class FakeConsole:
     async def __aiter__(self) -> AsyncIterator[Any]:
         for event in self._events:
             await trio.lowlevel.checkpoint()
-            if isinstance(event, int):
-                self.token_refreshes = event
+            if callable(event):  # a token transition, as the console would make it
+                event(self.tokens)
                 continue
             yield event
         if self._end is not None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import sys
-from types import SimpleNamespace
 
 import pytest
 
@@ -29,8 +28,12 @@ from trio_pterows.pterodactyl import (
 )
 
 from .cli_helpers import (
+    FakeConsole,
     make_session,
     make_stats,
+    token_due,
+    token_expired,
+    token_refreshed,
 )
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="stdin needs Unix")
@@ -38,7 +41,8 @@ pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="stdin needs Uni
 
 def test_console_prints_each_kind_of_event(monkeypatch: pytest.MonkeyPatch) -> None:
     session, out, err = make_session()
-    session.console = SimpleNamespace(token_refreshes=0)  # type: ignore[assignment]
+    console = FakeConsole()
+    session.watch(console)  # type: ignore[arg-type]
     for event in [
         ConsoleOutput("\x1b]0;title\x07hello"),
         InstallOutput("installing"),
@@ -48,9 +52,14 @@ def test_console_prints_each_kind_of_event(monkeypatch: pytest.MonkeyPatch) -> N
         StatusChange("starting"),
         DaemonMessage("\x1b[1mnote\x1b[0m"),
         DaemonError("oops"),
+        token_expired,  # the token lifecycle tells the episode and the refresh
         TokenExpired(),
         JwtError("jwt: again"),  # same episode
+        token_refreshed,
         AuthSuccess(),
+        token_due,  # a refresh ahead of expiry: only the refresh is told
+        TokenExpiring(),
+        token_refreshed,
         Throttled("send logs"),
         InstallStarted(),
         InstallCompleted(),
@@ -62,7 +71,10 @@ def test_console_prints_each_kind_of_event(monkeypatch: pytest.MonkeyPatch) -> N
         TokenExpiring(),
         UnknownEvent("mystery"),
     ]:
-        session.handle(event)
+        if callable(event):
+            event(console.tokens)
+        else:
+            session.handle(event)
     session.stats_wanted = 1
     session.handle(make_stats())
     session.handle(make_stats())  # one :stats, one line
@@ -78,6 +90,7 @@ def test_console_prints_each_kind_of_event(monkeypatch: pytest.MonkeyPatch) -> N
         "pterows: daemon: note",
         "pterows: daemon error: oops",
         "pterows: token expired: fetching a new token (commands wait)",
+        "pterows: token refreshed",
         "pterows: token refreshed",
         "pterows: the node throttled 'send logs': slowing down",
         "pterows: installation started",
@@ -105,3 +118,26 @@ def test_console_colours_on_a_terminal_unless_told_not_to(
     session.say("careful", "red")
     assert out.getvalue() == "green\n"
     assert err.getvalue() == "pterows: careful\n"
+
+
+def test_console_marks_replayed_history(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("NO_COLOR", raising=False)
+    session, out, err = make_session(tty=True)
+    for event in [
+        ConsoleOutput("old 1", replayed=True),
+        ConsoleOutput("old 2", replayed=True),
+        ConsoleOutput("live"),
+        ConsoleOutput("old 3", replayed=True),
+    ]:
+        session.handle(event)
+    assert out.getvalue().splitlines() == [
+        "\x1b[2mold 1\x1b[0m",  # history is dim on a terminal
+        "\x1b[2mold 2\x1b[0m",
+        "live",
+        "\x1b[2mold 3\x1b[0m",
+    ]
+    assert err.getvalue().splitlines() == [
+        "\x1b[2mpterows: console history (replayed by the node):\x1b[0m",
+        "\x1b[2mpterows: end of history, live output follows\x1b[0m",
+        "\x1b[2mpterows: console history (replayed by the node):\x1b[0m",
+    ]

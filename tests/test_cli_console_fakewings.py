@@ -189,3 +189,29 @@ async def test_console_cannot_connect_to_the_node_exits_1() -> None:
     assert "pterows: connecting failed, retrying (attempt 3 of 3)" in err
     assert "pterows: cannot connect to server abc123: " in err
     assert "hush" not in err
+
+
+async def test_console_shows_what_it_missed_as_history_after_a_reconnect() -> None:
+    fake = _fake(initial_status="running")
+    with trio.fail_after(15):
+        async with _live_console(fake) as run:
+            await run.wait_for("server status: running", on="err")
+            fake.drop_all()  # no close frame; the line below reaches no socket
+            fake.console("printed while away")
+            await run.wait_for("printed while away")
+            run.end_input()
+            assert await run.exit_status() == 0
+    err = run.err.getvalue()
+    assert "pterows: reconnected" in err
+    assert "pterows: console history (replayed by the node):" in err
+    assert err.index("reconnected") < err.index("console history")
+
+
+async def test_console_exits_3_when_the_panel_refuses_a_suspended_server() -> None:
+    fake = _fake(initial_status="running")
+    with trio.fail_after(15):
+        async with _live_console(fake) as run:
+            await run.wait_for("server status: running", on="err")
+            fake.suspend()  # the socket is dropped; the panel answers 409 on reconnect
+            assert await run.exit_status() == 3
+    assert "pterows: console closed: server is suspended" in run.err.getvalue()

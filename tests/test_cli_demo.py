@@ -36,6 +36,9 @@ from .cli_helpers import (
     TTY,
     FakeConsole,
     Recorder,
+    token_due,
+    token_expired,
+    token_refreshed,
 )
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="stdin needs Unix")
@@ -45,31 +48,38 @@ async def test_demo_shows_console_events_and_ends_on_a_library_error() -> None:
     view = Recorder()
     demo = Demo(4, view)
     events = [
+        ConsoleOutput("old line", replayed=True),
         ConsoleOutput("\x1b[31mred\x1b[0m line"),
         StatusChange("running"),
         StatusChange("running"),  # repeated on a new socket: once
+        token_due,  # the token lifecycle tells expiry episodes and refreshes
         TokenExpiring(),
-        TokenExpired(),  # same episode: noted once
+        token_expired,  # same episode: noted once
+        TokenExpired(),
         JwtError("jwt: exp claim is invalid"),
+        token_refreshed,
         AuthSuccess(),
         DaemonMessage("checking size"),
         DaemonError("disk full"),
         Throttled("send command"),
-        2,  # the console refreshed its token by itself
+        token_expired,
+        token_refreshed,
         UnknownEvent("mystery"),
     ]
     console = FakeConsole(events, end=PterowsError("node gone"))
-    demo.console = console  # type: ignore[assignment]
+    demo.watch(console)  # type: ignore[arg-type]
     with trio.fail_after(5):
         with trio.CancelScope() as tasks:
             await demo.show_events(console, tasks)  # type: ignore[arg-type]
     assert tasks.cancel_called
     assert view.lines == ["red line"]
-    assert demo.console_lines == 1
+    assert view.history == ["old line"]
+    assert (demo.console_lines, demo.history_lines) == (2, 1)
     assert view.texts("status") == ["the server is running"]
     assert view.texts("token") == [
-        "the node says the token expires soon: fetching a new one",
+        "the token expires soon: fetching a new one from the panel",
         "new token from the panel, re-authenticated on the live socket",
+        "the token expired: commands wait for a new one from the panel",
         "new token from the panel, re-authenticated on the live socket",
     ]
     assert view.texts("daemon") == ["checking size", "disk full"]
@@ -91,8 +101,6 @@ def test_demo_connection_events() -> None:
     )
     demo.on_open(OpenEvent(type="open", timestamp=0, url="ws://127.0.0.1:1/ws"))
     demo.console = FakeConsole()  # type: ignore[assignment]
-    demo.console.rate_limiter = SimpleNamespace(reset=lambda: None)  # type: ignore[attr-defined]
-    assert demo.before_reconnect(1, None)
     demo.on_close(CloseEvent(type="close", timestamp=0, code=1006, reason="", was_clean=False))
     demo.on_reconnect_attempt(
         ReconnectAttemptEvent(type="reconnectAttempt", timestamp=0, attempt=2, url="u", delay=0.5)
@@ -190,6 +198,9 @@ def test_demo_snapshot_counts_reconnects_as_connections_after_the_first() -> Non
     demo.console = SimpleNamespace(  # type: ignore[assignment]
         ws=ws, status="running", token_refreshes=0, last_stats=None
     )
+    demo.console_lines, demo.history_lines = 9, 4
     snapshot = demo.snapshot()
     assert (snapshot.connections, snapshot.reconnects, snapshot.retries) == (3, 2, 5)
+    assert (snapshot.console_lines, snapshot.history_lines) == (9, 4)
+    assert "9 console lines (4 replayed history);" in snapshot.summary()
     assert snapshot.reconnects_text() == "2 (3 connections), 5 attempts"

@@ -87,7 +87,7 @@ async def test_live_view_redraws_on_changes_and_prints_a_summary(
     # The summary wraps between words at the terminal's width: compare the words.
     assert " ".join(text.split()).endswith(
         "on a live socket, 3 tokens from the panel; 5 commands sent, "
-        "0 still queued, 0 dropped; 9 console lines; latency p50 "
+        "0 still queued, 0 dropped; 9 console lines (0 replayed history); latency p50 "
         "2.0 ms, p99 3.0 ms over 3 heartbeats"
     )
 

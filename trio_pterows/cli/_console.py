@@ -11,7 +11,7 @@ import argparse
 import getpass
 import os
 import sys
-from typing import Literal, TextIO
+from typing import TextIO, cast
 
 import httpx
 import trio
@@ -24,7 +24,14 @@ from .. import (
     PterowsError,
     ReconnectAttemptEvent,
 )
-from ..pterodactyl import Console, ConsoleClosed, PanelAPIError, open_console
+from ..pterodactyl import (
+    POWER_ACTIONS,
+    Console,
+    ConsoleClosed,
+    PanelAPIError,
+    PowerAction,
+    open_console,
+)
 from ._args import Subparsers, add_command, renamed
 from ._console_events import EventPrinter
 from ._shared import (
@@ -34,6 +41,7 @@ from ._shared import (
     EXIT_OK,
     EXIT_SESSION_ENDED,
     EXIT_USAGE,
+    log,
     reason,
     redact,
     run_interruptible,
@@ -41,7 +49,6 @@ from ._shared import (
 )
 from ._stdin import LineReader
 from ._text import close_text
-from ._tokens import fresh_rate_limits
 
 EPILOG = f"""\
 examples:
@@ -53,14 +60,20 @@ examples:
 Type a line to run it as a console command. Actions: :start :stop :restart :kill (power),
 :stats (resource usage), :logs (replay recent output), :help, :quit; "::text" sends ":text".
 Console output goes to stdout (colours kept on a terminal, stripped with --no-color, NO_COLOR
-or when redirected); status changes, reconnects and token refreshes go to stderr.
+or when redirected); status changes, reconnects and token refreshes go to stderr. After each
+(re)connect the node replays recent output the session missed: stderr announces that history
+("console history (replayed by the node):") and a terminal shows it dim.
 
 The API key comes from {API_KEY_VARIABLE}, or from a prompt that does not echo when stdin
 is a terminal. There is deliberately no flag for it: it would land in your shell history.
 
-End of input (Ctrl-D) or :quit sends what is pending and exits 0; Ctrl-C exits 130;
-a panel or connection failure exits 1; the node ending the session (server suspended,
-deleted, permission revoked) exits 3.
+exit codes:
+  0    end of input (Ctrl-D) or :quit, after sending what is pending
+  1    a panel or connection failure (wrong key or server, reconnecting gave up, ...)
+  2    usage error, or no API key
+  3    the node or the panel ended the session: the server is suspended (the panel
+       answers 409, at start or on a reconnect), deleted, or access was revoked
+  130  Ctrl-C
 """
 #: The library's option names in messages, as the flags that set them.
 FLAGS = {"panel_url": "--panel", "server_id": "--server", "origin": "--origin"}
@@ -71,17 +84,21 @@ _HELP = """\
 :quit                         leave (so does Ctrl-D; Ctrl-C too)
 ::text                        send ":text" as a command
 anything else                 sent as a console command"""
-_POWER: dict[str, Literal["start", "stop", "restart", "kill"]] = {
-    "start": "start",
-    "stop": "stop",
-    "restart": "restart",
-    "kill": "kill",
-}
 _PANEL_HINTS = {
     401: f" (check {API_KEY_VARIABLE}: it must be a client API key, ptlc_...)",
     403: " (this key may not open this server's console)",
     404: " (check --server: the short identifier in the server's panel URL)",
 }
+#: What is said when the panel refuses a suspended server's console.
+_SUSPENDED = "console closed: server is suspended (the panel refuses it a console, HTTP 409)"
+
+
+def is_suspended(exc: PanelAPIError) -> bool:
+    """A final 409: the panel refuses the socket because the server is suspended (the
+    library makes a 409 final only when the server resource says so)."""
+    return exc.status_code == 409 and exc.fatal
+
+
 #: How many times the first connection is retried before giving up.
 _FIRST_CONNECT_RETRIES = 3
 #: How long the end of input waits for pending commands.
@@ -105,7 +122,7 @@ class ConsoleSession(EventPrinter):
     # ------------------------------------------------------------ connection events
 
     def on_open(self, event: OpenEvent) -> None:
-        self.refresh.new_socket()
+        self.in_history = False  # this socket's replay is announced afresh
         self.told_queueing = False
         self.opened += 1
         if self.opened == 1:
@@ -122,7 +139,6 @@ class ConsoleSession(EventPrinter):
             self.last_error = event.error
 
     def before_reconnect(self, attempt: int, close_event: CloseEvent | None) -> bool:
-        fresh_rate_limits(self.console)
         if self.opened:
             return True  # once connected, survive anything (the library backs off)
         if attempt > _FIRST_CONNECT_RETRIES:
@@ -163,8 +179,8 @@ class ConsoleSession(EventPrinter):
 
     async def action(self, console: Console, name: str) -> bool:
         """Run ``:name``; False for :quit."""
-        if name in _POWER:
-            await console.set_state(_POWER[name])
+        if name in POWER_ACTIONS:
+            await console.set_state(cast(PowerAction, name))
         elif name == "stats":
             self.stats_wanted += 1
             await console.request_stats()
@@ -215,9 +231,7 @@ class ConsoleSession(EventPrinter):
             ) as console:
                 status = await self._connected(console, stdin)
         except PanelAPIError as exc:
-            hint = _PANEL_HINTS.get(exc.status_code or 0, "")
-            self.say(f"{exc}{hint}", "red")
-            return EXIT_FAILURE
+            return self.panel_failed(exc)
         except ConsoleClosed as exc:
             self.say(str(exc), "red")
             return EXIT_SESSION_ENDED
@@ -226,11 +240,20 @@ class ConsoleSession(EventPrinter):
             return EXIT_FAILURE
         return status
 
+    def panel_failed(self, exc: PanelAPIError) -> int:
+        """A final panel error, at start or on a reconnect: the exit status."""
+        if is_suspended(exc):
+            log.debug("the panel refused: %s", exc)
+            self.say(_SUSPENDED, "red")
+            return EXIT_SESSION_ENDED
+        hint = _PANEL_HINTS.get(exc.status_code or 0, "")
+        self.say(f"{exc}{hint}", "red")
+        return EXIT_FAILURE
+
     async def _connected(self, console: Console, stdin: LineReader) -> int:
-        self.console = console
+        self.watch(console)
         console.ws.add_event_listener("reconnectAttempt", self.on_reconnect_attempt)
         console.ws.add_event_listener("error", self.on_error)
-        console.ws.add_event_listener("pong", lambda _: self.check_refresh())
         try:
             return await self.session(console, stdin)
         finally:
@@ -240,6 +263,7 @@ class ConsoleSession(EventPrinter):
         if os.isatty(0):
             self.say("type a command and press Enter; :help lists the actions, Ctrl-D quits")
         ended: ConsoleClosed | None = None
+        refused: PanelAPIError | None = None
         gave_up: ConnectionFailed | None = None
         async with trio.open_nursery() as nursery:
             nursery.start_soon(self.pump, console, stdin)
@@ -248,6 +272,8 @@ class ConsoleSession(EventPrinter):
                     self.handle(event)
             except ConsoleClosed as exc:
                 ended = exc
+            except PanelAPIError as exc:  # the panel refused a reconnect for good
+                refused = exc
             except ConnectionFailed as exc:  # reconnecting gave up
                 gave_up = exc
             if not self.closing:
@@ -255,6 +281,8 @@ class ConsoleSession(EventPrinter):
         if ended is not None:
             self.say(str(ended), "red")
             return EXIT_SESSION_ENDED
+        if refused is not None:
+            return self.panel_failed(refused)
         if not self.closing:  # iteration ended without us: reconnecting gave up
             failure = gave_up if gave_up is not None and gave_up.attempts else self.last_error
             why = f": {reason(failure)}" if failure is not None else ""

@@ -1,5 +1,6 @@
-"""What ``pterows console`` prints for each console event: output lines on stdout,
-status, daemon messages and token refreshes on stderr."""
+"""What ``pterows console`` prints for each console event: output lines on stdout
+(replayed history dim, announced on stderr), status, daemon messages and token
+refreshes on stderr."""
 
 from __future__ import annotations
 
@@ -24,6 +25,7 @@ from ..pterodactyl import (
     Throttled,
     TokenExpired,
     TokenExpiring,
+    TokenState,
     TransferLogs,
     TransferStatus,
     UnknownEvent,
@@ -31,7 +33,7 @@ from ..pterodactyl import (
 from ._shared import log, one_line, redact
 from ._stdin import Activity
 from ._text import clean, paint, stats_line, use_colour
-from ._tokens import RefreshWatch
+from ._tokens import watch_tokens
 
 #: Events shown as one fixed line on stderr, and its colour.
 _NOTICES: dict[type[object], tuple[str, str]] = {
@@ -53,7 +55,7 @@ class EventPrinter:
         self.colour_err = use_colour(err, args.no_color)
         self.console: Console | None = None
         self.stats_wanted = 0
-        self.refresh = RefreshWatch()
+        self.in_history = False  # printing a replayed history (announced once)
         self.activity = Activity()
         self.last_status: str | None = None
 
@@ -65,10 +67,27 @@ class EventPrinter:
         text = clean(line, keep_colour=self.colour_out)
         print(paint(text, style, self.colour_out), file=self.out, flush=True)
 
+    def watch(self, console: Console) -> None:
+        """Follow ``console``: its token lifecycle tells expiries and refreshes."""
+        self.console = console
+        watch_tokens(console, expiring=self.token_expiring, refreshed=self.token_refreshed)
+
+    def token_expiring(self, state: TokenState) -> None:
+        if state is TokenState.EXPIRED:
+            self.say("token expired: fetching a new token (commands wait)", "magenta")
+        else:  # due: refreshed ahead of expiry, nothing waits
+            log.debug("token due for a refresh")
+
+    def token_refreshed(self) -> None:
+        self.say("token refreshed", "magenta")
+
     def handle(self, event: ConsoleEvent) -> None:
-        if isinstance(event, (ConsoleOutput, InstallOutput, TransferLogs)):
+        if isinstance(event, ConsoleOutput):
             self.activity.touch()
-            self.show(event.line, "" if isinstance(event, ConsoleOutput) else "dim")
+            self.output(event)
+        elif isinstance(event, (InstallOutput, TransferLogs)):
+            self.activity.touch()
+            self.show(event.line, "dim")
         elif isinstance(event, Stats):
             if self.stats_wanted:
                 self.stats_wanted -= 1
@@ -77,17 +96,21 @@ class EventPrinter:
             if event.status != self.last_status:  # the node repeats it on every socket
                 self.say(f"server status: {event.status}", "cyan")
             self.last_status = event.status
-        elif isinstance(event, (TokenExpired, JwtError)):
-            if self.refresh.expiry_notice():
-                what = "token expired" if isinstance(event, TokenExpired) else event.text
-                self.say(f"{what}: fetching a new token (commands wait)", "magenta")
         elif type(event) in _NOTICES:
             self.say(*_NOTICES[type(event)])
-        elif isinstance(event, (TokenExpiring, UnknownEvent)):
-            log.debug("console event %r", event)
+        elif isinstance(event, (TokenExpiring, TokenExpired, JwtError, UnknownEvent)):
+            log.debug("console event %r", event)  # the token lifecycle tells expiries
         else:
             self._say_other(event)
-        self.check_refresh(event)
+
+    def output(self, event: ConsoleOutput) -> None:
+        """A console line; a replayed history is announced on stderr and drawn dim."""
+        if event.replayed and not self.in_history:
+            self.say("console history (replayed by the node):", "dim")
+        elif not event.replayed and self.in_history:
+            self.say("end of history, live output follows", "dim")
+        self.in_history = event.replayed
+        self.show(event.line, "dim" if event.replayed else "")
 
     def _say_other(self, event: ConsoleEvent) -> None:
         if isinstance(event, DaemonMessage):
@@ -101,7 +124,3 @@ class EventPrinter:
         elif isinstance(event, BackupCompleted):
             result = "completed" if event.is_successful else "FAILED"
             self.say(f"backup {event.uuid} {result}", "cyan")
-
-    def check_refresh(self, event: object = None) -> None:
-        if self.refresh.refreshed(self.console, event):
-            self.say("token refreshed", "magenta")

@@ -21,11 +21,9 @@ from ..pterodactyl import (
     ConsoleOutput,
     DaemonError,
     DaemonMessage,
-    JwtError,
     StatusChange,
     Throttled,
-    TokenExpired,
-    TokenExpiring,
+    TokenState,
     open_console,
 )
 from ..testing import ChaosProxy
@@ -37,7 +35,7 @@ from ._demo_server import DEMO_KEY, DemoServer
 from ._demo_snapshot import Snapshot
 from ._shared import EXIT_OK, redact, run_interruptible
 from ._text import clean, close_text, use_colour
-from ._tokens import RefreshWatch, fresh_rate_limits
+from ._tokens import watch_tokens
 
 EPILOG = """\
 examples:
@@ -50,6 +48,8 @@ No panel needed: the demo starts FakeWings (a fake Pterodactyl panel and Wings n
 with a ChaosProxy in front of the node, and runs the console client against it. Every
 few seconds the proxy drops, black-holes, delays or cuts the link, or the node expires
 the token; the client reconnects, refreshes its token and keeps its command queue.
+After each reconnect the node replays the console lines the client missed: they are
+shown as "history" (dim in the live view) and counted in the summary.
 The live view needs the "cli" extra (rich) and a terminal; otherwise each event is
 printed on its own line. Ctrl-C or the end of --duration prints a summary; exit 0.
 """
@@ -69,7 +69,7 @@ class Demo:
         self.console: Console | None = None
         self.commands = 0
         self.console_lines = 0
-        self.refresh = RefreshWatch()
+        self.history_lines = 0  # of console_lines: replayed after a (re)connect
         self.last_status: str | None = None
         self.ending = False
         self.stopped_at: float | None = None  # the clock stops when the demo ends
@@ -106,30 +106,27 @@ class Demo:
             active_fault=self.chaos.active,
             commands=self.commands,
             console_lines=self.console_lines,
+            history_lines=self.history_lines,
             stats=console.last_stats if console is not None else None,
         )
 
-    def _check_refresh(self, event: object = None) -> None:
-        if self.refresh.refreshed(self.console, event):
-            self.note("token", "new token from the panel, re-authenticated on the live socket")
-        self.view.changed()
+    def token_refreshed(self) -> None:
+        self.note("token", "new token from the panel, re-authenticated on the live socket")
 
-    def _token_note(self, text: str) -> None:
-        if self.refresh.expiry_notice():
-            self.note("token", text)
+    def token_expiring(self, state: TokenState) -> None:
+        if state is TokenState.EXPIRED:
+            self.note("token", "the token expired: commands wait for a new one from the panel")
+        else:
+            self.note("token", "the token expires soon: fetching a new one from the panel")
 
     # ------------------------------------------------------------ the client side
 
     def on_open(self, event: OpenEvent) -> None:
-        self.refresh.new_socket()
         self.last_status = None  # the node announces it on every new socket
         if self.console is None:
             self.note("open", f"connected to {event.url} (through the proxy) and authenticated")
         else:
             self.note("open", "reconnected and authenticated; queued commands go out now")
-
-    def before_reconnect(self, attempt: int, close_event: CloseEvent | None) -> bool:
-        return fresh_rate_limits(self.console)
 
     def on_close(self, event: CloseEvent) -> None:
         if not self.ending:
@@ -152,22 +149,18 @@ class Demo:
         async for event in console:
             if isinstance(event, ConsoleOutput):
                 self.console_lines += 1
-                self.view.console_line(self.elapsed(), clean(event.line, keep_colour=False))
+                self.history_lines += event.replayed
+                line = clean(event.line, keep_colour=False)
+                self.view.console_line(self.elapsed(), line, replayed=event.replayed)
             elif isinstance(event, StatusChange):
                 if event.status != self.last_status:
                     self.note("status", f"the server is {event.status}")
                 self.last_status = event.status
-            elif isinstance(event, TokenExpiring):
-                self._token_note("the node says the token expires soon: fetching a new one")
-            elif isinstance(event, TokenExpired):
-                self._token_note("the node says the token expired: commands wait for a new one")
-            elif isinstance(event, JwtError):
-                self._token_note(f"the node answers with jwt errors ({event.text!r}) until then")
             elif isinstance(event, (DaemonMessage, DaemonError)):
                 self.note("daemon", event.text)
             elif isinstance(event, Throttled):
                 self.note("throttled", f"the node throttled {event.event!r}: slowing down")
-            self._check_refresh(event)
+            self.view.changed()  # token notices come from the token lifecycle
 
     async def play(self, console: Console) -> None:
         """What a user of the console would do: commands, and now and then a restart."""
@@ -239,16 +232,20 @@ class Demo:
                     connection_timeout=3.0,
                     on_open=self.on_open,
                     on_close=self.on_close,
-                    on_before_reconnect=self.before_reconnect,
                 ) as console,
             ):
                 await self._show(console, proxy, duration)
             nursery.cancel_scope.cancel()
 
-    async def _show(self, console: Console, proxy: ChaosProxy, duration: float | None) -> None:
+    def watch(self, console: Console) -> None:
+        """Follow ``console``: reconnect attempts, heartbeats, its token lifecycle."""
         self.console = console
         console.ws.add_event_listener("reconnectAttempt", self.on_reconnect_attempt)
-        console.ws.add_event_listener("pong", lambda _: self._check_refresh())
+        console.ws.add_event_listener("pong", lambda _: self.view.changed())
+        watch_tokens(console, expiring=self.token_expiring, refreshed=self.token_refreshed)
+
+    async def _show(self, console: Console, proxy: ChaosProxy, duration: float | None) -> None:
+        self.watch(console)
         try:
             async with trio.open_nursery() as tasks:
                 tasks.start_soon(self.view.run, self.snapshot)

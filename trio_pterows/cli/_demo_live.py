@@ -35,6 +35,8 @@ _KIND_STYLES = {
     "daemon": "yellow",
     "throttled": "red",
 }
+#: Console lines the node replayed after a (re)connect.
+_HISTORY_STYLE = "dim italic"
 _STATE_STYLES = {"OPEN": "bold green", "RECONNECTING": "bold yellow", "CONNECTING": "yellow"}
 _STATUS_STYLES = {"running": "green", "starting": "yellow", "stopping": "yellow", "offline": "red"}
 _INTRO = (
@@ -58,7 +60,8 @@ class LiveView:
         from rich.console import Console as RichConsole
 
         self._rich = RichConsole(file=out)
-        self._lines: collections.deque[str] = collections.deque(maxlen=CONSOLE_LINES)
+        #: (line, replayed): replayed history is drawn dim.
+        self._lines: collections.deque[tuple[str, bool]] = collections.deque(maxlen=CONSOLE_LINES)
         self._events: collections.deque[tuple[float, str, str]] = collections.deque(
             maxlen=EVENT_LINES
         )
@@ -70,8 +73,8 @@ class LiveView:
         self._events.append((at, kind, text))
         self._dirty.set()
 
-    def console_line(self, at: float, line: str) -> None:
-        self._lines.append(line)
+    def console_line(self, at: float, line: str, *, replayed: bool = False) -> None:
+        self._lines.append((line, replayed))
         self._dirty.set()
 
     def changed(self) -> None:
@@ -121,7 +124,7 @@ class LiveView:
         rows = max(1, min(CONSOLE_LINES, rows))
         return Group(
             header,
-            Panel(self._console_text(rows), title="server console", border_style="dim"),
+            Panel(self._console_text(rows), title=self._console_title(), border_style="dim"),
             Panel(events, title="what just happened", border_style="dim"),
         )
 
@@ -159,12 +162,21 @@ class LiveView:
         )
         return header, len(pairs) // per_row + (1 if width >= 160 else 2) + 2
 
+    def _console_title(self) -> str:
+        if any(replayed for _, replayed in self._lines):
+            return f"server console - [{_HISTORY_STYLE}]history replayed after a (re)connect[/]"
+        return "server console"
+
     def _console_text(self, rows: int) -> Text:
         from rich.text import Text
 
         lines = list(self._lines)[-rows:]
-        console = Text("\n".join(lines + [""] * (rows - len(lines))), no_wrap=True)
-        console.overflow = "ellipsis"
+        console = Text(no_wrap=True, overflow="ellipsis")
+        for i, (line, replayed) in enumerate(lines):
+            if i:
+                console.append("\n")
+            console.append(line, style=_HISTORY_STYLE if replayed else "")
+        console.append("\n" * (rows - max(1, len(lines))))
         return console
 
     def _events_table(self) -> Table:

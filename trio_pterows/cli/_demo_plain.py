@@ -19,7 +19,7 @@ METRICS_EVERY = 2.0
 
 class DemoView(Protocol):
     def event(self, at: float, kind: str, text: str) -> None: ...
-    def console_line(self, at: float, line: str) -> None: ...
+    def console_line(self, at: float, line: str, *, replayed: bool = False) -> None: ...
     def changed(self) -> None: ...
     async def run(self, snapshot: Callable[[], Snapshot]) -> None: ...
     def finish(self, snapshot: Snapshot) -> None: ...
@@ -37,8 +37,10 @@ class PlainView:
     def event(self, at: float, kind: str, text: str) -> None:
         self._line(at, kind, text)
 
-    def console_line(self, at: float, line: str) -> None:
-        self._line(at, "console", line)
+    def console_line(self, at: float, line: str, *, replayed: bool = False) -> None:
+        """A console line; ``replayed`` (history the node replayed after a reconnect)
+        is printed as kind ``history``."""
+        self._line(at, "history" if replayed else "console", line)
 
     def changed(self) -> None:
         pass

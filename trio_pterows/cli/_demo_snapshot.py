@@ -36,6 +36,8 @@ class Snapshot:
     stats: Stats | None
     #: Reconnect attempts started (a reconnect may take several).
     retries: int = 0
+    #: Of ``console_lines``: history the node replayed after a (re)connect.
+    history_lines: int = 0
 
     def latency_text(self) -> str:
         lat = self.latency
@@ -83,5 +85,6 @@ class Snapshot:
             f"{n(self.token_refreshes, 'token refresh', 'token refreshes')} on a live socket, "
             f"{n(self.tokens_fetched, 'token')} from the panel; "
             f"{n(self.commands, 'command')} sent, {self.queued} still queued, "
-            f"{self.dropped} dropped; {n(self.console_lines, 'console line')}; {latency}"
+            f"{self.dropped} dropped; {n(self.console_lines, 'console line')}"
+            f" ({self.history_lines} replayed history); {latency}"
         )

@@ -1,52 +1,47 @@
-"""What the demo and ``pterows console`` both watch on a Console: token refreshes,
-and Wings' per-connection rate limits."""
+"""What the demo and ``pterows console`` both watch on a Console: its token lifecycle.
+
+The console's :class:`~trio_pterows.pterodactyl.TokenLifecycle` tells every change of
+its :class:`~trio_pterows.pterodactyl.TokenState`; the CLI wants two of them: an
+expiry episode starting (the token is due, or the node says it expired) and a refresh
+completing on the live socket.
+"""
 
 from __future__ import annotations
 
-from ..pterodactyl import AuthSuccess, Console
+from collections.abc import Callable
+
+from ..pterodactyl import Console, TokenState
+
+_REFRESHING = (TokenState.REFRESHING, TokenState.REFRESHING_EXPIRED)
+_WANTED = (TokenState.DUE, TokenState.EXPIRED)
 
 
-def fresh_rate_limits(console: Console | None) -> bool:
-    """Before a reconnect: Wings' rate limits are per connection, so the next socket
-    starts with full buckets. Without this, the ``auth`` of a quick reconnect waits
-    for buckets the old socket emptied (up to 5 s), which can exceed the connection
-    timeout. (Console does not reset its limiter itself yet.)"""
-    if console is not None:
-        console.rate_limiter.reset()
-    return True
+def is_refresh(old: TokenState, new: TokenState) -> bool:
+    """A new token was accepted on the live socket."""
+    return new is TokenState.VALID and old in _REFRESHING
 
 
-class RefreshWatch:
-    """Tells when the console got a new token on a live socket.
+def starts_expiry(old: TokenState, new: TokenState) -> bool:
+    """An expiry episode starts: ``new`` is ``DUE`` (a refresh is due, by the token's
+    own deadline or the node's ``token expiring``) or ``EXPIRED`` (frames wait)."""
+    return old is TokenState.VALID and new in _WANTED
 
-    Console counts refreshes but has no event for them: the ``auth success`` that
-    follows an expiry notice is one, and the counter (checked on every event) catches
-    the refreshes the console makes ahead of expiry by itself.
-    """
 
-    def __init__(self) -> None:
-        self.seen = 0
-        self.expecting = False
+def watch_tokens(
+    console: Console,
+    *,
+    expiring: Callable[[TokenState], None],
+    refreshed: Callable[[], None],
+) -> Callable[[TokenState, TokenState], None]:
+    """Call ``expiring(new_state)`` when an expiry episode starts and ``refreshed()``
+    when a refresh completed; both synchronously, from the console's own tasks, so
+    they must not raise or block. Returns the listener (for ``remove_listener``)."""
 
-    def expiry_notice(self) -> bool:
-        """An expiry notice arrived; True for the first one of the episode (the node
-        repeats them, and turns other events into jwt errors, until the new token)."""
-        first = not self.expecting
-        self.expecting = True
-        return first
+    def listener(old: TokenState, new: TokenState) -> None:
+        if is_refresh(old, new):
+            refreshed()
+        elif starts_expiry(old, new):
+            expiring(new)
 
-    def new_socket(self) -> None:
-        self.expecting = False  # a (re)connect fetched a fresh token anyway
-
-    def refreshed(self, console: Console | None, event: object = None) -> bool:
-        if console is None:
-            return False
-        if isinstance(event, AuthSuccess) and self.expecting:
-            self.expecting = False
-            self.seen = max(self.seen + 1, console.token_refreshes)
-            return True
-        if console.token_refreshes > self.seen:
-            self.seen = console.token_refreshes
-            self.expecting = False
-            return True
-        return False
+    console.tokens.add_listener(listener)
+    return listener
