@@ -143,7 +143,7 @@ async def test_set_state_names_a_bad_value(
 ) -> None:
     async with console_for() as console:
         with pytest.raises(ValueError, match="'explode'"):
-            await console.set_state("explode")  # type: ignore[call-overload]
+            await console.set_state("explode")  # type: ignore[arg-type]
 
 
 # --------------------------------------------------------------------------- groups

@@ -139,6 +139,12 @@ BAD = {
         'open_console("https://panel.test", "key", "server", auto_reconect=True)',
         'Unexpected keyword argument "auto_reconect"',
     ),
+    "real_set_state": (
+        "from trio_pterows.pterodactyl import Console\n"
+        "async def f(console: Console) -> None:\n"
+        '    await console.set_state("reboot")',
+        "incompatible type \"Literal['reboot']\"",
+    ),
     "real_listener": (
         "def on_open(event: pw.OpenEvent) -> None: ...\n"
         "def f(ws: pw.AdvancedWebSocket) -> None:\n"

@@ -8,7 +8,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, Final, overload
+from typing import TYPE_CHECKING, Any, Final
 
 import attrs
 import trio
@@ -28,13 +28,7 @@ from ._frames import encode_frame
 from ._replay import LineStream, split_lines
 
 if TYPE_CHECKING:
-    from typing_extensions import deprecated
-
     from .._manager import AdvancedWebSocket
-else:
-
-    def deprecated(message: str) -> Callable[[Any], Any]:  # type checkers only
-        return lambda function: function
 
 
 __all__ = ["MAX_FRAME_BYTES", "CommandsMixin", "Expect"]
@@ -125,15 +119,10 @@ class CommandsMixin:
             raise ValueError("command: expected one non-empty line")
         await self.send(SEND_COMMAND, command)
 
-    @overload
-    async def set_state(self, state: PowerAction) -> None: ...
-    @overload
-    @deprecated("set_state: pass one of the literals 'start', 'stop', 'restart', 'kill'")
-    async def set_state(self, state: str) -> None: ...
-    async def set_state(self, state: str) -> None:
-        """Power action: ``"start"``, ``"stop"``, ``"restart"`` or ``"kill"``
-        (typed as :data:`PowerAction`; a plain ``str`` is accepted but flagged as
-        deprecated by type checkers). ValueError naming the value for anything else.
+    async def set_state(self, state: PowerAction) -> None:
+        """Power action: ``"start"``, ``"stop"``, ``"restart"`` or ``"kill"`` (typed as
+        :data:`PowerAction`, so ``set_state("reboot")`` fails type checking); at run
+        time, ValueError naming the value for anything else.
         """
         if state not in POWER_ACTIONS:
             raise ValueError(f"state: expected one of {sorted(POWER_ACTIONS)}, got {state!r}")
