@@ -407,6 +407,7 @@ CORE_LAYERS = [
     "transports._websockets",
     "transports._proxy",
     "transports",
+    "_inbox",
     "_receive",
     "_heartbeat",
     "_send",

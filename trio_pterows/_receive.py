@@ -26,6 +26,7 @@ from ._codec import loads
 from ._context import Shared
 from ._events import DROP, MessageEvent
 from ._exceptions import ResponseTimeout
+from ._inbox import Inbox
 from ._state import check_transition
 
 __all__ = ["DRAIN_GRACE", "NO_PONG", "RECEIVE_BATCH", "Flow", "Receiver", "Waiter"]
@@ -100,8 +101,7 @@ class Receiver:
         "_drained",
         "_end_error",
         "_flow",
-        "_in_recv",
-        "_in_send",
+        "_inbox",
         "_overflowed_once",
         "_shared",
         "_since_check",
@@ -121,7 +121,7 @@ class Receiver:
     def __init__(self, shared: Shared) -> None:
         self._shared = shared
         limit = shared.options.incoming_queue_limit
-        self._in_send, self._in_recv = trio.open_memory_channel[Any](limit)
+        self._inbox = Inbox(limit)
         self._end_error: BaseException | None = None
         self._flow = Flow.FLOWING
         self._drained: trio.Event | None = None
@@ -193,7 +193,7 @@ class Receiver:
         if hub.wants_message:
             hub.emit("message", MessageEvent(type="message", timestamp=self.last_rx, data=data))
         try:
-            self._in_send.send_nowait(data)
+            self._inbox.send_nowait(data)
         except trio.WouldBlock:
             try:
                 await self._on_full(data)
@@ -222,9 +222,9 @@ class Receiver:
         waits = self.block or (grace and self._flow is not Flow.DROPPING)
         if waits and await self._wait_drained(data):
             return
-        self._in_recv.receive_nowait()
+        self._inbox.receive_nowait()
         self.dropped += 1
-        self._in_send.send_nowait(data)
+        self._inbox.send_nowait(data)
         if self._flow is not Flow.DROPPING:
             self._set_flow(Flow.DROPPING)
             self._shared.report(
@@ -247,7 +247,7 @@ class Receiver:
                 while True:
                     await self._drained.wait()
                     try:
-                        self._in_send.send_nowait(data)
+                        self._inbox.send_nowait(data)
                     except trio.WouldBlock:
                         self._drained = trio.Event()
                         continue
@@ -260,7 +260,7 @@ class Receiver:
             self._unblocked.set()
             self._unblocked = None
         try:
-            self._in_send.send_nowait(data)
+            self._inbox.send_nowait(data)
         except trio.WouldBlock:
             return False
         return True
@@ -279,7 +279,7 @@ class Receiver:
     def _after_receive(self) -> None:
         # Only while the reader waits, or an overflow episode runs: wake the reader
         # (or end the episode) once the consumer has drained the buffer to half.
-        used = self._in_recv.statistics().current_buffer_used
+        used = len(self._inbox)
         if used <= self._shared.options.incoming_queue_limit // 2:
             if self._drained is not None:
                 self._drained.set()
@@ -294,7 +294,7 @@ class Receiver:
         full buffer does not pay a trip through the scheduler per message.
         """
         self._consumer_seen = True
-        recv = self._in_recv
+        recv = self._inbox
         if self._batched < RECEIVE_BATCH:
             await trio.lowlevel.checkpoint_if_cancelled()
             try:
@@ -340,7 +340,7 @@ class Receiver:
 
     @property
     def buffered(self) -> int:
-        return self._in_recv.statistics().current_buffer_used
+        return len(self._inbox)
 
     # -- life of the buffer ------------------------------------------------------------
 
@@ -349,17 +349,17 @@ class Receiver:
         raised instead of a clean end if given."""
         if not self.ended:
             self._end_error = error
-            self._in_send.close()
+            self._inbox.close()
 
     @property
     def ended(self) -> bool:
-        return self._in_send.statistics().open_send_channels == 0
+        return self._inbox.closed
 
     def reopen(self) -> None:
         """A new connect cycle after the previous one ended for good: a fresh buffer."""
         if self.ended:
             limit = self._shared.options.incoming_queue_limit
-            self._in_send, self._in_recv = trio.open_memory_channel[Any](limit)
+            self._inbox = Inbox(limit)
             self._check_every = max(1, limit // DRAIN_CHECKS)
             self._end_error = None
             self._flow = Flow.FLOWING
