@@ -4,7 +4,7 @@ response waiters (internal).
 :meth:`Receiver.on_message` is the transport handler's ``on_message``: the reader task
 calls it for every complete message (JSON decode → incoming interceptors → the
 heartbeat's pong check → waiters → ``message`` event → the buffer), with no task hop.
-The buffer between the socket and ``async for`` is a bounded memory channel; when it is
+The buffer between the socket and ``async for`` is a bounded ``Inbox`` (_inbox.py); when it is
 full the flow goes through :class:`Flow` (see :meth:`Receiver._on_full`).
 
 Hooks for features built on top (internal): :attr:`Receiver.filter` (acks and dedupe,
