@@ -23,6 +23,8 @@ from trio_pterows.testing import AckLedger, MemoryWebSocketServer, TestServer, a
 
 from .conftest import MEMORY_URL, EventLog
 
+MakeWS = Callable[..., pw.AdvancedWebSocket]
+
 
 def _id(message: Any) -> Hashable | None:
     return message.get("id") if isinstance(message, dict) else None
@@ -297,14 +299,11 @@ async def test_reusing_an_id_still_waiting_is_a_value_error(
 
 
 async def test_dedupe_drops_keys_seen_in_the_window(
-    autojump_clock: trio.testing.MockClock, memory_server: MemoryWebSocketServer
+    autojump_clock: trio.testing.MockClock, memory_server: MemoryWebSocketServer, make_ws: MakeWS
 ) -> None:
     with trio.fail_after(30):
-        async with pw.AdvancedWebSocket(
-            url=MEMORY_URL,
-            stream_opener=memory_server.open_stream,
+        async with make_ws(
             auto_json=True,
-            heartbeat_interval=None,
             dedupe_of=lambda m: m.get("k") if isinstance(m, dict) else None,
             dedupe_window=2,
         ) as ws:
@@ -406,13 +405,10 @@ async def test_drain_is_bounded_and_a_cancelled_drain_closes_at_once(
 
 
 async def test_drain_without_acks_waits_for_the_queue(
-    autojump_clock: trio.testing.MockClock, memory_server: MemoryWebSocketServer
+    autojump_clock: trio.testing.MockClock, memory_server: MemoryWebSocketServer, make_ws: MakeWS
 ) -> None:
     with trio.fail_after(30):
-        async with pw.AdvancedWebSocket(
-            url=MEMORY_URL,
-            stream_opener=memory_server.open_stream,
-            heartbeat_interval=None,
+        async with make_ws(
             auto_reconnect=True,
             reconnect_strategy="fixed",
             reconnect_interval=2.0,
@@ -432,19 +428,17 @@ async def test_drain_without_acks_waits_for_the_queue(
     ("drain", "error"), [(-1, ValueError), ("1", TypeError), (float("inf"), ValueError)]
 )
 async def test_bad_drain_values_are_refused(
-    memory_server: MemoryWebSocketServer, drain: Any, error: type[Exception]
+    make_ws: MakeWS, drain: Any, error: type[Exception]
 ) -> None:
-    async with pw.AdvancedWebSocket(url=MEMORY_URL, stream_opener=memory_server.open_stream) as ws:
+    async with make_ws() as ws:
         with pytest.raises(error, match=r"^drain: "):
             await ws.close(drain=drain)
         with pytest.raises(error, match=r"^drain: "):
             await ws.aclose(drain=drain)
 
 
-async def test_ack_options_cannot_change_on_a_live_manager(
-    memory_server: MemoryWebSocketServer,
-) -> None:
-    async with pw.AdvancedWebSocket(url=MEMORY_URL, stream_opener=memory_server.open_stream) as ws:
+async def test_ack_options_cannot_change_on_a_live_manager(make_ws: MakeWS) -> None:
+    async with make_ws() as ws:
         with pytest.raises(ValueError, match=r"^ack: "):
             ws.update_options(ack=pw.AckPolicy(_id, _ack))
         with pytest.raises(ValueError, match=r"^dedupe_of: "):
